@@ -1,0 +1,80 @@
+"""Remove what the chosen options do not use, then print the next steps.
+
+It only deletes paths listed in ``ONLY_FOR`` inside the generated project, so running it again
+changes nothing: update tools that re-run it (cruft) get the same tree. No git, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+# The answers, rendered as JSON by cookiecutter: read as data, never run as code.
+ANSWERS = r"""
+{{ cookiecutter | tojson }}
+"""
+
+# (option, choice) -> paths, relative to the project, that only that choice uses.
+ONLY_FOR: dict[tuple[str, str], list[str]] = {
+    ("connector_kind", "executing"): [
+        "src/{package_name}/_process.py",
+        "tests/contract/test_execution.py",
+        "tests/contract/test_execution_cli.py",
+        "tests/test_targets.py",
+    ],
+    ("connector_kind", "inventory"): [
+        "tests/test_source.py",
+        "tests/hosts.json",
+        "tests/bad-hosts.json",
+    ],
+}
+
+
+def unused_paths(answers: dict[str, str], project: Path) -> list[Path]:
+    """Paths that belong to choices other than the ones made."""
+    paths = []
+    for (option, choice), relative_paths in ONLY_FOR.items():
+        if answers[option] != choice:
+            paths.extend(project / path.format(**answers) for path in relative_paths)
+    return paths
+
+
+def prune(paths: list[Path], project: Path) -> None:
+    for path in paths:
+        if project.resolve() not in path.resolve().parents:
+            raise SystemExit(f"refusing to delete {path}: it is outside {project}")
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def next_steps(answers: dict[str, str]) -> str:
+    where = f"src/{answers['package_name']}/connector.py"
+    seam = (
+        f"target_argv() in {where}: the one method that reaches a target"
+        if answers["connector_kind"] == "executing"
+        else f"load_source() in {where}: the one function that reads the hosts"
+    )
+    return f"""
+Created {answers['project_slug']}: the @{answers['connector_name']} pyinfra connector ({answers['connector_kind']}).
+
+Next steps:
+  cd {answers['project_slug']}
+  python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip
+  .venv/bin/python -m pip install -e . --group test
+  .venv/bin/python -m pytest
+Then point it at your system: {seam}.
+"""
+
+
+def main() -> None:
+    answers = json.loads(ANSWERS)
+    project = Path.cwd()
+    prune(unused_paths(answers, project), project)
+    print(next_steps(answers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Fixtures: each supported combination is baked once and installed once per session.
+
+Expensive things are session-scoped and grouped per combination (``xdist_group``), so each
+combination is baked and installed by one worker only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, Installed, describe, find_python, run
+
+
+@pytest.fixture(scope="session")
+def bake(cookies_session: Any) -> Any:
+    """Bake a variant once per session; later calls return the same project."""
+    baked: dict[str, Baked] = {}
+
+    def get(variant: str) -> Baked:
+        if variant not in baked:
+            result = cookies_session.bake(extra_context=VARIANTS[variant], template=str(ROOT))
+            assert result.exit_code == 0, f"baking {variant} failed: {result.exception!r}"
+            baked[variant] = Baked(variant, Path(result.project_path), dict(result.context))
+        return baked[variant]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def baked(request: pytest.FixtureRequest, bake: Any) -> Baked:
+    """The project of the variant a test is parametrized with (``variant`` parameter)."""
+    return bake(request.param)
+
+
+@pytest.fixture(scope="session")
+def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
+    """Install a variant into a new venv: ``floor`` is the oldest pyinfra on the oldest Python the
+    project declares, ``latest`` the newest pyinfra on the newest Python."""
+    installed: dict[tuple[str, str], Installed] = {}
+
+    def get(variant: str, pyinfra: str) -> Installed:
+        key = (variant, pyinfra)
+        if key not in installed:
+            baked = bake(variant)
+            python = find_python(baked.context["min_python"] if pyinfra == "floor" else PYTHON_MAX)
+            venv = tmp_path_factory.mktemp(f"venv-{variant}-{pyinfra}")
+            steps = [
+                [python, "-m", "venv", str(venv)],
+                [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+                [
+                    str(venv / "bin/python"), "-m", "pip", "install", "-q", ".", "--group", "test",
+                    *([f"pyinfra=={PYINFRA_MIN}"] if pyinfra == "floor" else []),
+                ],
+            ]
+            for step in steps:
+                result = run(step, cwd=baked.path)
+                assert result.returncode == 0, describe(result)
+            installed[key] = Installed(baked, venv, pyinfra)
+        return installed[key]
+
+    return get

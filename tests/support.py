@@ -1,0 +1,122 @@
+"""What the template's tests share: the supported combinations as data, and helpers."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COOKIECUTTER: dict[str, Any] = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+PYINFRA_MIN = COOKIECUTTER["__pyinfra_min"]
+PYTHON_MAX = COOKIECUTTER["__python_max"]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# The supported combinations. Every choice in cookiecutter.json appears in at least one row
+# (test_bake.py checks this); the first two rows are the defaults of each kind.
+VARIANTS: dict[str, dict[str, str]] = {
+    "executing": {"connector_kind": "executing"},
+    "inventory": {"connector_kind": "inventory"},
+    "executing-named": {
+        "connector_kind": "executing",
+        "connector_name": "acme_cloud",
+        "license": "Apache-2.0",
+        "min_python": "3.11",
+    },
+    "inventory-named": {
+        "connector_kind": "inventory",
+        "connector_name": "net_box",
+        "package_name": "netbox_hosts",
+        "connector_class": "NetBoxInventory",
+        "license": "GPL-3.0-or-later",
+        "min_python": "3.12",
+    },
+    "executing-bsd": {"connector_kind": "executing", "connector_name": "k8s_exec", "license": "BSD-3-Clause", "min_python": "3.13"},
+    "inventory-mpl": {"connector_kind": "inventory", "connector_name": "cmdb", "license": "MPL-2.0", "min_python": "3.10"},
+}
+
+
+def variant_params(*names: str) -> list[Any]:
+    """Parametrize over these variants (all by default), keeping each variant on one worker."""
+    return [pytest.param(name, marks=pytest.mark.xdist_group(name), id=name) for name in names or VARIANTS]
+
+
+@dataclass(frozen=True)
+class Baked:
+    """A project baked from one variant."""
+
+    variant: str
+    path: Path
+    context: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.context["connector_kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.context["connector_name"])
+
+    def text_files(self) -> Iterator[Path]:
+        for path in sorted(self.path.rglob("*")):
+            if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts:
+                yield path
+
+
+def find_python(version: str) -> str:
+    """An interpreter of this minor version: pyenv's, or ``pythonX.Y`` on PATH if it runs."""
+    if sys.version_info[:2] == tuple(int(part) for part in version.split(".")):
+        return sys.executable
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    candidates = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"), reverse=True)
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*candidates, *([on_path] if on_path else [])]:
+        probe = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    message = f"Python {version} is not installed (looked in {root}/versions and on PATH)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run(args: list[str], cwd: Path | None = None, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST"))}
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYINFRA_PROGRESS="off")
+    env.update(kwargs.pop("env", {}))
+    return subprocess.run(
+        args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    return f"{' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A baked project installed, with its test dependencies, into a fresh virtual environment."""
+
+    baked: Baked
+    venv: Path
+    pyinfra: str
+
+    @property
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+
+def has_passwordless(probe: str) -> bool:
+    return subprocess.run(f"{probe} </dev/null >/dev/null 2>&1", shell=True, check=False).returncode == 0

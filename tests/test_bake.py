@@ -1,0 +1,200 @@
+"""Every supported combination bakes into a complete, well-formed project."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, variant_params
+from cookiecutter.hooks import run_script_with_context
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+
+EXECUTING_ONLY = [
+    "src/{package_name}/_process.py",
+    "tests/contract/test_execution.py",
+    "tests/contract/test_execution_cli.py",
+    "tests/test_targets.py",
+]
+INVENTORY_ONLY = ["tests/test_source.py", "tests/hosts.json", "tests/bad-hosts.json"]
+EVERY_KIND = [
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    ".gitignore",
+    "src/{package_name}/__init__.py",
+    "src/{package_name}/connector.py",
+    "src/{package_name}/py.typed",
+    "tests/connector-contract.toml",
+    "tests/contract/__init__.py",
+    "tests/contract/conftest.py",
+    "tests/contract/test_inventory.py",
+]
+
+
+def test_every_choice_is_covered_by_a_variant() -> None:
+    for key, value in COOKIECUTTER.items():
+        if isinstance(value, list) and not key.startswith("_"):
+            covered = {variant.get(key, value[0]) for variant in VARIANTS.values()}
+            assert covered == set(value), f"no variant bakes {key} = {sorted(set(value) - covered)}"
+
+
+def test_no_variable_is_named_template() -> None:
+    assert not {"template", "templates"} & set(COOKIECUTTER)
+
+
+def test_every_prompt_has_text() -> None:
+    prompts = COOKIECUTTER["__prompts__"]
+    for key, value in COOKIECUTTER.items():
+        if key.startswith("_"):
+            continue
+        assert key in prompts, f"{key} has no prompt text"
+        if isinstance(value, list):
+            assert set(value) <= set(prompts[key]), f"{key}: a choice has no prompt text"
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_nothing_is_left_unrendered(baked: Baked) -> None:
+    for path in baked.text_files():
+        relative = path.relative_to(baked.path)
+        assert not UNRENDERED.search(str(relative)), f"unrendered file name: {relative}"
+        text = path.read_text(encoding="utf-8")
+        match = UNRENDERED.search(text)
+        assert not match, f"{relative}: unrendered {text[max(0, match.start() - 40) : match.end() + 40]!r}"
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_python_files_compile(baked: Baked) -> None:
+    files = [path for path in baked.text_files() if path.suffix == ".py"]
+    assert files
+    for path in files:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_toml_and_json_files_parse(baked: Baked) -> None:
+    import json
+
+    for path in baked.text_files():
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_files_of_the_chosen_kind_and_no_others(baked: Baked) -> None:
+    present = EVERY_KIND + (EXECUTING_ONLY if baked.kind == "executing" else INVENTORY_ONLY)
+    absent = INVENTORY_ONLY if baked.kind == "executing" else EXECUTING_ONLY
+    for path in present:
+        assert (baked.path / path.format(**baked.context)).is_file(), f"missing {path}"
+    for path in absent:
+        assert not (baked.path / path.format(**baked.context)).exists(), f"{path} should have been pruned"
+
+
+@pytest.mark.parametrize("baked", variant_params("inventory", "inventory-named", "inventory-mpl"), indirect=True)
+def test_inventory_kind_has_no_trace_of_execution(baked: Baked) -> None:
+    words = re.compile(r"run_shell_command|put_file|get_file|target_argv|_process|handles_execution = True")
+    for path in baked.text_files():
+        text = path.read_text(encoding="utf-8")
+        assert not words.search(text), f"{path.relative_to(baked.path)} mentions {words.search(text)[0]!r}"
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_pyproject_declares_the_package(baked: Baked) -> None:
+    pyproject = tomllib.loads((baked.path / "pyproject.toml").read_text(encoding="utf-8"))
+    context = baked.context
+    project = pyproject["project"]
+    assert project["name"] == context["project_slug"]
+    assert project["version"] == context["version"]
+    assert project["description"] == context["description"]
+    assert project["license"] == context["license"]
+    assert project["license-files"] == ["LICENSE"]
+    assert project["requires-python"] == f">={context['min_python']}"
+    assert project["authors"] == [{"name": context["author_name"], "email": context["author_email"]}]
+    assert f"pyinfra>={PYINFRA_MIN},<4" in project["dependencies"]
+    assert any(dep.startswith("typing-extensions") for dep in project["dependencies"])
+    assert any(dep.startswith("gevent") for dep in project["dependencies"]) is (baked.kind == "executing")
+    entry_points = project["entry-points"]["pyinfra.connectors"]
+    assert entry_points == {context["connector_name"]: f"{context['package_name']}.connector:{context['connector_class']}"}
+    assert "Typing :: Typed" in project["classifiers"]
+    minors = range(int(context["min_python"].split(".")[1]), int(PYTHON_MAX.split(".")[1]) + 1)
+    versions = [c.rsplit(" ", 1)[1] for c in project["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    assert versions == [f"3.{minor}" for minor in minors]
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [f"src/{context['package_name']}"]
+    assert "pytest>=8" in pyproject["dependency-groups"]["test"]
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_connector_module_defines_the_class_and_typed_data(baked: Baked) -> None:
+    context = baked.context
+    source = (baked.path / "src" / context["package_name"] / "connector.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    connector = classes[context["connector_class"]]
+    assert ast.get_docstring(connector) and f"pyinfra @{context['connector_name']}/" in ast.get_docstring(connector)
+    data_keys = [node.target.id for node in classes["ConnectorData"].body if isinstance(node, ast.AnnAssign)]
+    assert data_keys and all(key.startswith(f"{context['connector_name']}_") for key in data_keys)
+    methods = {node.name for node in connector.body if isinstance(node, ast.FunctionDef)}
+    executing = {"make_names_data", "connect", "run_shell_command", "put_file", "get_file", "target_argv"}
+    assert methods >= executing if baked.kind == "executing" else methods == {"make_names_data"}
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_license_matches_the_choice(baked: Baked) -> None:
+    first_words = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+        "MPL-2.0": "Mozilla Public License Version 2.0",
+        "GPL-3.0-or-later": "GNU GENERAL PUBLIC LICENSE",
+    }
+    text = (baked.path / "LICENSE").read_text(encoding="utf-8")
+    assert text.strip().startswith(first_words[baked.context["license"]])
+    if baked.context["license"] in {"MIT", "BSD-3-Clause"}:
+        assert baked.context["author_name"] in text
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_readme_documents_the_connector(baked: Baked) -> None:
+    readme = (baked.path / "README.md").read_text(encoding="utf-8")
+    name = baked.context["connector_name"]
+    assert f"pyinfra @{name}/" in readme
+    assert f"`{name}_" in readme, "the host-data keys are documented"
+    assert "## Use these tests for another connector" in readme
+    assert "pytest tests/contract --connector NAME --target ARG" in readme
+    assert PYINFRA_MIN in readme, "the README says why pyinfra starts at its floor"
+
+
+def test_derived_names() -> None:
+    baked_names = {
+        ("acme_cloud", "pyinfra-acme-cloud", "pyinfra_acme_cloud", "AcmeCloudConnector"),
+        ("k8s_exec", "pyinfra-k8s-exec", "pyinfra_k8s_exec", "K8sExecConnector"),
+    }
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    for name, slug, package, cls in baked_names:
+        context = prompt_for_config(
+            generate_context(str(ROOT / "cookiecutter.json"), extra_context={"connector_name": name}), no_input=True
+        )
+        assert (context["project_slug"], context["package_name"], context["connector_class"]) == (slug, package, cls)
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
+def test_post_gen_hook_is_idempotent(baked: Baked, tmp_path: Path) -> None:
+    def tree() -> dict[str, bytes]:
+        return {str(path.relative_to(baked.path)): path.read_bytes() for path in baked.text_files()}
+
+    before = tree()
+    run_script_with_context(str(ROOT / "hooks" / "post_gen_project.py"), str(baked.path), {"cookiecutter": baked.context})
+    assert tree() == before

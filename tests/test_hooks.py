@@ -1,0 +1,211 @@
+"""The hooks: every validation rule refuses a bad value, says why, and leaves nothing on disk."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
+from support import ROOT, Baked, variant_params
+
+
+def load_hook(name: str) -> ModuleType:
+    """Import a hook as a module: its answers are a string cookiecutter fills in, so the rest is plain Python."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "hooks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PRE_GEN = load_hook("pre_gen_project")
+POST_GEN = load_hook("post_gen_project")
+
+
+def default_answers(**extra: str) -> dict[str, Any]:
+    return dict(prompt_for_config(generate_context(str(ROOT / "cookiecutter.json"), extra_context=extra), no_input=True))
+
+
+# (field, bad value, text the rule's message contains). At least one row for every rule.
+BAD_VALUES: list[tuple[str, str, str]] = [
+    ("connector_name", "", "must be lower-case ASCII letters"),
+    ("connector_name", "Acme", "must be lower-case ASCII letters"),
+    ("connector_name", "1acme", "must be lower-case ASCII letters"),
+    ("connector_name", "acme-cloud", "must be lower-case ASCII letters"),
+    ("connector_name", "acme/x", "must be lower-case ASCII letters"),
+    ("connector_name", "a" * 33, "at most 32 characters"),
+    ("connector_name", "docker", "pyinfra's own connectors"),
+    ("connector_name", "local", "pyinfra's own connectors"),
+    ("package_name", "Pyinfra_Acme", "lower-case Python identifier"),
+    ("package_name", "pyinfra-acme", "lower-case Python identifier"),
+    ("package_name", "a" * 65, "at most 64 characters"),
+    ("package_name", "match", "Python keyword"),
+    ("package_name", "import", "Python keyword"),
+    ("package_name", "json", "standard-library module"),
+    ("package_name", "os", "standard-library module"),
+    ("package_name", "pyinfra", "must not shadow pyinfra"),
+    ("package_name", "pyinfra_cli", "must not shadow pyinfra"),
+    ("project_slug", "../escape", "distribution name"),
+    ("project_slug", "Pyinfra-Acme", "distribution name"),
+    ("project_slug", "-acme", "distribution name"),
+    ("project_slug", "p" * 101, "at most 100 characters"),
+    ("connector_class", "acmeConnector", "class name"),
+    ("connector_class", "Acme-Connector", "class name"),
+    ("connector_class", "A" * 65, "at most 64 characters"),
+    ("connector_class", "BaseConnector", "already uses"),
+    ("connector_class", "InventoryError", "already uses"),
+    ("author_email", "not-an-address", "e-mail address"),
+    ("author_email", "two@@example.com", "e-mail address"),
+    ("github_owner", "-leading", "GitHub user or organisation"),
+    ("github_owner", "under_score", "GitHub user or organisation"),
+    ("repository_url", "ftp://example.com/x", "http(s) URL"),
+    ("repository_url", "https://example.com/a b", "http(s) URL"),
+    ("version", "one", "PEP 440"),
+    ("version", "1.0-final-final", "PEP 440"),
+    ("description", "   ", "must not be empty"),
+    ("description", "two\nlines", "single line"),
+    ("description", "bell\x07", "control characters"),
+    ("description", "d" * 501, "at most 500 characters"),
+    ("author_name", "", "must not be empty"),
+    ("author_name", "line\u2028break", "single line"),
+    ("author_name", "nul\x00", "control characters"),
+    ("author_name", "n" * 501, "at most 500 characters"),
+]
+
+
+def test_every_rule_has_a_bad_value() -> None:
+    covered = {(field, message) for field, _, message in BAD_VALUES}
+    for field, _, rule, _ in PRE_GEN.RULES:
+        assert any(f == field and message in rule for f, message in covered), f"no bad value for {field}: {rule}"
+
+
+def test_defaults_pass() -> None:
+    for kind in ("executing", "inventory"):
+        assert PRE_GEN.problems(default_answers(connector_kind=kind)) == []
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None)
+def test_each_rule_names_the_field_the_value_and_the_rule(field: str, value: str, message: str) -> None:
+    answers = default_answers()
+    answers[field] = value
+    lines = PRE_GEN.problems(answers)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{field} = {PRE_GEN.shown(value)}: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize(("field", "value"), [("connector_kind", "both"), ("license", "WTFPL"), ("min_python", "3.9")])
+def test_choices_are_checked_too(field: str, value: str) -> None:
+    # cookiecutter refuses these on its command line, but a replay file or a config file can carry them.
+    answers = default_answers()
+    answers[field] = value
+    assert PRE_GEN.problems(answers) == [f"{field} = {value!r}: must be one of {', '.join(PRE_GEN.CHOICES[field])}"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "suggestion"),
+    [
+        ("connector_name", "Acme-Cloud", "acme_cloud"),
+        ("connector_name", "local", "my_local"),
+        ("package_name", "json", "pyinfra_json"),
+        ("project_slug", "Pyinfra_Acme", "pyinfra-acme"),
+        ("connector_class", "acme_cloud_connector", "AcmeCloudConnector"),
+        ("description", "two\nlines", "two lines"),
+    ],
+)
+def test_suggestions(field: str, value: str, suggestion: str) -> None:
+    answers = default_answers()
+    answers[field] = value
+    (line,) = PRE_GEN.problems(answers)
+    assert line.endswith(f"(did you mean {suggestion!r}?)")
+
+
+def test_look_alike_characters_are_shown_escaped() -> None:
+    answers = default_answers()
+    answers["connector_name"] = "аcme"  # Cyrillic 'а'
+    (line,) = PRE_GEN.problems(answers)
+    assert line.startswith("connector_name = '\\u0430cme':")
+
+
+# Through a real bake: exit status, the message on stderr, nothing left on disk.
+
+
+def bake_output(cookies: Any, tmp_path: Path, **extra: str) -> tuple[Any, Path]:
+    result = cookies.bake(extra_context=extra, template=str(ROOT))
+    return result, tmp_path / "cookies"
+
+
+def assert_nothing_left(output: Path) -> None:
+    leftovers = [path for path in output.rglob("*") if path.is_file() or (path.is_dir() and any(path.iterdir()))]
+    assert not leftovers, f"a failed bake left {leftovers}"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None)
+def test_a_bad_value_stops_the_bake(
+    cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], field: str, value: str, message: str
+) -> None:
+    result, output = bake_output(cookies, tmp_path, **{field: value})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, FailedHookException)
+    stderr = capfd.readouterr().err
+    assert f"error: {field} = {PRE_GEN.shown(value)}: " in stderr
+    assert message in stderr
+    assert_nothing_left(output)
+
+
+def test_all_problems_are_reported_at_once(cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    result, output = bake_output(cookies, tmp_path, version="latest", author_email="nobody", description="two\nlines")
+    assert result.exit_code != 0
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert [line.split(" = ")[0] for line in errors] == ["error: author_email", "error: version", "error: description"]
+    assert_nothing_left(output)
+
+
+def test_answers_reach_the_hooks_as_data(cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # A value that would end a Python string and run code if it were pasted into the hook.
+    payload = '""" + __import__("os").system("touch PWNED") + r"""'
+    result, output = bake_output(cookies, tmp_path, connector_name=payload)
+    assert result.exit_code != 0
+    assert "error: connector_name = " in capfd.readouterr().err
+    assert not list(Path.cwd().glob("PWNED")) and not list(tmp_path.rglob("PWNED"))
+    assert_nothing_left(output)
+
+
+def test_post_gen_only_prunes_inside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    with pytest.raises(SystemExit, match="outside"):
+        POST_GEN.prune([project / ".." / "outside.txt"], project)
+    assert outside.read_text() == "keep"
+
+
+def test_post_gen_prune_table_names_files_the_template_has() -> None:
+    template = ROOT / "{{cookiecutter.project_slug}}"
+    for paths in POST_GEN.ONLY_FOR.values():
+        for path in paths:
+            assert (template / path.replace("{package_name}", "{{cookiecutter.package_name}}")).exists(), path
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
+def test_reserved_class_names_cover_what_the_connector_module_defines(baked: Baked) -> None:
+    # A connector class named like one of these would replace it in connector.py.
+    module = ast.parse((baked.path / "src" / baked.context["package_name"] / "connector.py").read_text())
+    names = set()
+    for node in ast.walk(module):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node in module.body:
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node in module.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+    class_like = {name for name in names if PRE_GEN.CLASS.fullmatch(name)} - {baked.context["connector_class"]}
+    assert class_like <= PRE_GEN.RESERVED_CLASS_NAMES, class_like - PRE_GEN.RESERVED_CLASS_NAMES

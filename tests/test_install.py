@@ -1,0 +1,108 @@
+"""Baked projects install into a fresh virtual environment, register with pyinfra and work.
+
+Every variant is installed with the newest pyinfra on the newest Python; the two default variants
+also with the oldest pyinfra the project declares on the oldest Python it declares.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import IN_CI, PYINFRA_MIN, VARIANTS, Installed, describe, has_passwordless, run
+
+def installs(kind: str | None = None) -> list[Any]:
+    """(variant, pyinfra) pairs to install, each kept on one worker with its variant's other tests."""
+    return [
+        pytest.param((variant, pyinfra), marks=pytest.mark.xdist_group(variant), id=f"{variant}-{pyinfra}")
+        for variant, answers in VARIANTS.items()
+        if kind in (None, answers["connector_kind"])
+        for pyinfra in (("latest", "floor") if variant in ("executing", "inventory") else ("latest",))
+    ]
+
+
+@pytest.fixture
+def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
+    variant, pyinfra = request.param
+    return install(variant, pyinfra)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("installed", installs(), indirect=True)
+def test_pyinfra_version_is_the_one_asked_for(installed: Installed) -> None:
+    result = run([installed.python, "-c", "from importlib.metadata import version; print(version('pyinfra'))"])
+    assert result.returncode == 0, describe(result)
+    if installed.pyinfra == "floor":
+        assert result.stdout.strip() in (PYINFRA_MIN, f"{PYINFRA_MIN}.0")
+
+
+@pytest.mark.parametrize("installed", installs(), indirect=True)
+def test_pyinfra_discovers_the_connector_under_its_name(installed: Installed) -> None:
+    context = installed.baked.context
+    script = (
+        "import json; from pyinfra.api.connectors import get_all_connectors; "
+        f"c = get_all_connectors()[{context['connector_name']!r}]; "
+        "print(json.dumps([c.__module__, c.__name__, c.handles_execution]))"
+    )
+    result = run([installed.python, "-c", script])
+    assert result.returncode == 0, describe(result)
+    assert json.loads(result.stdout) == [
+        f"{context['package_name']}.connector",
+        context["connector_class"],
+        installed.baked.kind == "executing",
+    ]
+
+
+@pytest.mark.parametrize("installed", installs("executing"), indirect=True)
+def test_pyinfra_command_line_exec(installed: Installed, tmp_path: Path) -> None:
+    name = installed.baked.name
+    result = run([installed.bin("pyinfra"), "-y", f"@{name}/demo", "exec", "--", "echo", "hi"], cwd=tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert f"[@{name}/demo] hi" in result.stdout + result.stderr, describe(result)
+
+
+HOSTS = {
+    "web": ["web1.example.com", {"name": "web2", "ssh_hostname": "192.0.2.12", "ssh_port": 2222}],
+    "db": [{"name": "db1.example.com", "ssh_user": "admin"}],
+}
+
+
+@pytest.mark.parametrize("installed", installs("inventory"), indirect=True)
+def test_pyinfra_command_line_debug_inventory(installed: Installed, tmp_path: Path) -> None:
+    name = installed.baked.name
+    (tmp_path / "hosts.json").write_text(json.dumps(HOSTS))
+    json_output = installed.pyinfra == "latest"  # `debug-inventory --json` arrived in pyinfra 3.9
+    args = [installed.bin("pyinfra"), f"@{name}/hosts.json", "debug-inventory", *(["--json"] if json_output else [])]
+    result = run(args, cwd=tmp_path)
+    assert result.returncode == 0, describe(result)
+    if not json_output:
+        for host in ("web1.example.com", "web2", "db1.example.com"):
+            assert f"[{host}]" in result.stderr, describe(result)
+        return
+    hosts = {host["name"]: host for host in json.loads(result.stdout)}
+    assert sorted(hosts) == ["db1.example.com", "web1.example.com", "web2"]
+    assert set(hosts["web2"]["groups"]) == {f"@{name}", "web"}
+    assert set(hosts["db1.example.com"]["groups"]) == {f"@{name}", "db"}
+    assert hosts["web2"]["data"]["ssh_hostname"] == "192.0.2.12"
+    assert hosts["web2"]["data"]["ssh_port"] == 2222
+    assert hosts["web1.example.com"]["data"]["ssh_hostname"] == "web1.example.com"
+    assert hosts["db1.example.com"]["data"][f"{name}_group"] == "db"
+
+
+@pytest.mark.parametrize("installed", installs(), indirect=True)
+def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
+    args = [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    unsupported = [name for name, probe in (("sudo", "sudo -n true"), ("su", "su -s /bin/sh nobody -c true")) if not has_passwordless(probe)]
+    if unsupported and installed.baked.kind == "executing":
+        if IN_CI:
+            pytest.fail(f"CI must offer passwordless {' and '.join(unsupported)}; .ci/run installs sudo")
+        # This machine cannot offer them: say so in a copy of the contract's configuration.
+        config = (installed.baked.path / "tests" / "connector-contract.toml").read_text()
+        copy = tmp_path / "connector-contract.toml"
+        copy.write_text(config.replace("unsupported = []", f"unsupported = {json.dumps(unsupported)}"))
+        # Name the contract folder so that pytest loads its options before reading them.
+        args += ["tests", "tests/contract", "--contract-config", str(copy)]
+    result = run(args, cwd=installed.baked.path)
+    assert result.returncode == 0, describe(result)
+    assert " passed" in result.stdout and " failed" not in result.stdout, describe(result)

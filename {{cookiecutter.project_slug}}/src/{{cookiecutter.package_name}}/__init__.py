@@ -1,0 +1,5 @@
+"""The ``@{{ cookiecutter.connector_name }}`` pyinfra connector."""
+
+from .connector import {{ cookiecutter.connector_class }}
+
+__all__ = ["{{ cookiecutter.connector_class }}"]

@@ -1,0 +1,1 @@
+"""Connector contract tests; see conftest.py."""

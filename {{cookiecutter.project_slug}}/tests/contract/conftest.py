@@ -1,0 +1,224 @@
+"""Connector contract: what every pyinfra connector of its kind must do.
+
+This folder is self-contained: it imports nothing from the package it tests. To check another
+connector, copy this folder and ``connector-contract.toml`` into that project's ``tests/``, edit the
+configuration, and run::
+
+    pytest tests/contract --connector NAME --target ARG
+
+The connector is loaded through pyinfra's own entry-point discovery, so a passing run also proves
+that it is registered. ``connector-contract.toml`` (next to this folder) names the connector, its
+target and what it cannot offer; every check skipped for that reason is listed by name at the end
+of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.connectors import get_all_connectors
+from pyinfra.api.host import Host
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+CONFIG_NAME = "connector-contract.toml"
+CAPABILITIES = {
+    "bash": "a `bash` executable on the target, for _shell_executable",
+    "sudo": "running commands with sudo on the target, without a password",
+    "su": "running commands with su on the target, without a password",
+    "unreachable-target": "a target that cannot be reached, for connect() failure",
+    "many-hosts": "20 hosts of this connector at once",
+}
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The connector under test and what its configuration says about it."""
+
+    connector: str
+    target: str
+    bad_targets: tuple[str, ...]
+    unreachable_target: str
+    many_hosts_target: str
+    unsupported: frozenset[str]
+    config_dir: Path
+
+    def inventory_name(self, target: str | None = None) -> str:
+        """``@NAME/target``, or plain ``@NAME`` for an empty target."""
+        target = self.target if target is None else target
+        return f"@{self.connector}/{target}" if target else f"@{self.connector}"
+
+    def names_argument(self, target: str | None = None) -> str | None:
+        """What pyinfra passes to ``make_names_data`` for ``inventory_name(target)``."""
+        target = self.target if target is None else target
+        return target or None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("connector contract")
+    group.addoption("--connector", help=f"entry-point name of the connector to check (default: from {CONFIG_NAME})")
+    group.addoption("--target", help="what follows @NAME/ (default: from the configuration; empty means @NAME)")
+    group.addoption("--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "executing: needs a connector that executes commands (handles_execution)")
+    config.addinivalue_line("markers", "inventory_only: needs an inventory-only connector")
+    config.addinivalue_line("markers", "capability(name): needs a capability the configuration may declare unsupported")
+    config.stash[_SKIPPED] = {}
+
+
+def _load_contract(config: pytest.Config) -> Contract:
+    option = config.getoption("--contract-config", None)
+    path = Path(option) if option else Path(__file__).resolve().parent.parent / CONFIG_NAME
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
+    unknown = set(data.get("unsupported", ())) - set(CAPABILITIES)
+    if unknown:
+        raise pytest.UsageError(
+            f"{path}: unknown capabilities in 'unsupported': {sorted(unknown)}; known: {sorted(CAPABILITIES)}"
+        )
+    connector = config.getoption("--connector", None) or data.get("connector")
+    if not connector:
+        raise pytest.UsageError(f"connector contract: name a connector with --connector or 'connector' in {path}")
+    target = config.getoption("--target", None)
+    unsupported = set(data.get("unsupported", ()))
+    # A capability that needs a value in the configuration is not offered without one.
+    if not data.get("unreachable_target"):
+        unsupported.add("unreachable-target")
+    if "{index}" not in data.get("many_hosts_target", ""):
+        unsupported.add("many-hosts")
+    return Contract(
+        connector=connector,
+        target=data.get("target", "") if target is None else target,
+        bad_targets=tuple(data.get("bad_targets", ())),
+        unreachable_target=data.get("unreachable_target", ""),
+        many_hosts_target=data.get("many_hosts_target", ""),
+        unsupported=frozenset(unsupported),
+        config_dir=path.parent,
+    )
+
+
+_CONTRACT = pytest.StashKey[Contract]()
+_SKIPPED = pytest.StashKey[dict[str, int]]()
+
+
+@pytest.fixture(scope="session")
+def contract(pytestconfig: pytest.Config) -> Contract:
+    if _CONTRACT not in pytestconfig.stash:
+        pytestconfig.stash[_CONTRACT] = _load_contract(pytestconfig)
+    return pytestconfig.stash[_CONTRACT]
+
+
+@pytest.fixture(scope="session")
+def connector_cls(contract: Contract) -> Any:
+    """The connector class, found the way pyinfra finds it: the ``pyinfra.connectors`` entry point."""
+    connectors = get_all_connectors()
+    if contract.connector not in connectors:
+        pytest.fail(
+            f"no connector {contract.connector!r} in the 'pyinfra.connectors' entry point group; "
+            f"installed: {', '.join(sorted(connectors))}",
+            pytrace=False,
+        )
+    return connectors[contract.connector]
+
+
+@pytest.fixture(autouse=True)
+def _contract_requirements(request: pytest.FixtureRequest, contract: Contract, connector_cls: Any) -> Iterator[None]:
+    """Skip, with a reason, what does not apply to this connector or what it declared unsupported."""
+    executing = bool(connector_cls.handles_execution)
+    if request.node.get_closest_marker("executing") and not executing:
+        pytest.skip(f"@{contract.connector} is inventory-only (handles_execution is False)")
+    if request.node.get_closest_marker("inventory_only") and executing:
+        pytest.skip(f"@{contract.connector} executes commands itself (handles_execution is True)")
+    for marker in request.node.iter_markers("capability"):
+        name = marker.args[0]
+        if name in contract.unsupported:
+            skipped = request.config.stash[_SKIPPED]
+            skipped[name] = skipped.get(name, 0) + 1
+            pytest.skip(f"capability {name!r} not offered, per {CONFIG_NAME}: {CAPABILITIES[name]}")
+    previous = Path.cwd()
+    os.chdir(contract.config_dir)  # paths in the configuration are relative to it
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture
+def connected() -> Iterator[Callable[..., State]]:
+    """Factory: a pyinfra State for these inventory names, connected; disconnected afterwards."""
+    states: list[State] = []
+
+    def make(*names: str | tuple[str, dict[str, Any]]) -> State:
+        state = State(Inventory((list(names), {})), Config())
+        states.append(state)
+        connect_all(state)
+        return state
+
+    yield make
+    for state in states:
+        disconnect_all(state)
+
+
+@pytest.fixture
+def state(contract: Contract, connected: Callable[..., State]) -> State:
+    return connected(contract.inventory_name())
+
+
+@pytest.fixture
+def host(state: State) -> Host:
+    """The one connected host that ``@NAME/ARG`` names."""
+    hosts = list(state.inventory)
+    assert len(hosts) == 1, f"the contract needs a target that names one host, got {[h.name for h in hosts]}"
+    assert hosts[0] in state.activated_hosts, f"{hosts[0].name} did not connect"
+    return hosts[0]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _CONTRACT not in config.stash:
+        return
+    contract = config.stash[_CONTRACT]
+    terminalreporter.write_sep("-", f"connector contract: @{contract.connector}")
+    skipped = config.stash[_SKIPPED]
+    for name, count in sorted(skipped.items()):
+        terminalreporter.write_line(f"not checked, not offered per {CONFIG_NAME}: {name} ({CAPABILITIES[name]}): {count} test(s)")
+    if not skipped:
+        terminalreporter.write_line("every capability this connector's checks need was checked")
+
+
+def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
+
+    Not ``python -m pyinfra``: before pyinfra 3.7 that imports pyinfra ahead of gevent's
+    monkey-patching, and the command line can stop with gevent's ``LoopExit``.
+    """
+    script = Path(sys.executable).with_name("pyinfra")
+    return subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """A failed command line run, for an assertion message."""
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

@@ -1,0 +1,430 @@
+"""Contract for executing connectors, through pyinfra's Host API on a real State."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.exceptions import ConnectError
+from pyinfra.api.host import Host
+from pyinfra.api.operation import add_op
+from pyinfra.api.operations import run_ops
+from pyinfra.facts import files as file_facts
+from pyinfra.facts import server as server_facts
+from pyinfra.operations import files, server
+
+from .conftest import Contract
+
+pytestmark = pytest.mark.executing
+
+AWKWARD_NAME = "sp ace 'single' \"double\" $HOME `tick` \\ ünïcødé 😀.bin"
+
+
+def run(host: Host, command: str, **arguments: Any) -> tuple[bool, Any]:
+    return host.run_shell_command(command, **arguments)  # type: ignore[no-any-return]
+
+
+def stdout(host: Host, command: str, **arguments: Any) -> str:
+    ok, output = run(host, command, **arguments)
+    assert ok, f"{command!r} failed: {output.stderr}"
+    return str(output.stdout)
+
+
+def remote_sha256(host: Host, path: str) -> str:
+    quoted = shlex.quote(path)
+    digest = stdout(host, f"(sha256sum <{quoted} || shasum -a 256 <{quoted}) 2>/dev/null")
+    return digest.split()[0]
+
+
+@pytest.fixture
+def remote_dir(host: Host) -> Iterator[str]:
+    """A new, empty directory on the target, removed afterwards."""
+    path = stdout(host, "mktemp -d").strip()
+    yield path
+    run(host, f"rm -rf {shlex.quote(path)}")
+
+
+def listing(host: Host, path: str) -> list[str]:
+    return sorted(stdout(host, f"ls -A {shlex.quote(path)}").splitlines())
+
+
+# Commands
+
+
+def test_exit_status_sets_the_success_flag(host: Host) -> None:
+    ok, _ = run(host, "true")
+    assert ok is True
+    ok, _ = run(host, "exit 3")
+    assert ok is False
+
+
+def test_success_exit_codes_decide_success(host: Host) -> None:
+    assert run(host, "exit 3", _success_exit_codes=[0, 3])[0] is True
+    assert run(host, "exit 0", _success_exit_codes=[3])[0] is False
+
+
+def test_stdout_and_stderr_are_kept_apart_and_in_order(host: Host) -> None:
+    ok, output = run(host, "echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf out3")
+    assert ok
+    assert output.stdout_lines == ["out1", "out2", "out3"]
+    assert output.stderr_lines == ["err1", "err2"]
+
+
+def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
+    # 2 MB on stderr first, then 10 MB on stdout: reading one stream at a time would hang.
+    command = "yes e | head -c 2000000 >&2; yes 0123456789abcdefghi | head -c 10000000"
+    ok, output = run(host, command, _timeout=120)
+    assert ok
+    assert len(output.stdout_lines) == 500_000
+    assert set(output.stdout_lines) == {"0123456789abcdefghi"}
+    assert len(output.stderr_lines) == 1_000_000
+
+
+def test_large_stdin_while_the_command_writes_output(host: Host) -> None:
+    # Writing all stdin before reading any output deadlocks once both pipes fill up.
+    lines = [f"line {index}" for index in range(200_000)]
+    ok, output = run(host, "cat", _stdin=lines, _timeout=120)
+    assert ok
+    assert output.stdout_lines == lines
+
+
+def test_stdin_as_a_string(host: Host) -> None:
+    assert stdout(host, "cat", _stdin="hello stdin") == "hello stdin"
+
+
+def test_stdin_as_lines(host: Host) -> None:
+    assert stdout(host, "cat", _stdin=["one", "two\n", "three"]).splitlines() == ["one", "two", "three"]
+
+
+def test_stdin_as_a_file_object(host: Host) -> None:
+    assert stdout(host, "cat", _stdin=io.StringIO("first\nsecond\n")).splitlines() == ["first", "second"]
+
+
+def test_env_reaches_the_command(host: Host) -> None:
+    value = "two words, 'quotes' and $dollar"
+    assert stdout(host, 'printf %s "$CONTRACT_VALUE"', _env={"CONTRACT_VALUE": value}) == value
+
+
+def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
+    directory = f"{remote_dir}/with space, 'quotes' and $dollar"
+    stdout(host, f"mkdir {shlex.quote(directory)}")
+    assert stdout(host, "pwd -P", _chdir=directory) == stdout(host, f"cd {shlex.quote(directory)} && pwd -P")
+    assert stdout(host, "pwd -P", _chdir=directory).endswith("/with space, 'quotes' and $dollar")
+
+
+@pytest.mark.capability("bash")
+def test_shell_executable_reaches_the_command(host: Host) -> None:
+    assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
+
+
+def require(host: Host, capability: str, probe: str) -> None:
+    """Fail with what to do when the target lacks a capability the configuration says it has."""
+    ok, _ = run(host, f"{probe} </dev/null >/dev/null 2>&1")
+    if not ok:
+        pytest.fail(
+            f"the target cannot run {probe!r}: if it has no {capability} without a password, "
+            f"list {capability!r} in 'unsupported' in connector-contract.toml",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def sudo(host: Host) -> None:
+    require(host, "sudo", "sudo -n true")
+
+
+@pytest.fixture
+def su(host: Host) -> None:
+    require(host, "su", "su -s /bin/sh nobody -c true")
+
+
+@pytest.mark.capability("sudo")
+@pytest.mark.usefixtures("sudo")
+def test_sudo_wraps_the_command_that_runs(host: Host) -> None:
+    # sudo sets SUDO_COMMAND to what it ran: proof that the wrapping reached the target.
+    output = stdout(host, 'printf "%s|%s" "$(id -u)" "$SUDO_COMMAND"', _sudo=True)
+    uid, _, sudo_command = output.partition("|")
+    assert uid == "0"
+    assert "SUDO_COMMAND" in sudo_command
+
+
+@pytest.mark.capability("sudo")
+@pytest.mark.usefixtures("sudo")
+def test_sudo_user_reaches_the_command(host: Host) -> None:
+    assert stdout(host, "id -un", _sudo=True, _sudo_user="nobody") == "nobody"
+
+
+@pytest.mark.capability("su")
+@pytest.mark.usefixtures("su")
+def test_su_user_reaches_the_command(host: Host) -> None:
+    assert stdout(host, "id -un", _su_user="nobody", _su_shell="sh") == "nobody"
+
+
+def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> None:
+    beat = f"{remote_dir}/heartbeat"
+    command = f"while :; do echo . >>{shlex.quote(beat)}; sleep 0.05; done"
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        run(host, command, _timeout=1)
+    assert time.monotonic() - started < 10, "_timeout=1 took far longer than a second"
+    size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()
+    time.sleep(0.5)
+    assert stdout(host, f"wc -c <{shlex.quote(beat)}").strip() == size, "the command kept running after its timeout"
+
+
+# Files
+
+
+def test_put_file_from_a_path(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"from a path\n")
+    assert host.put_file(str(local), f"{remote_dir}/put.txt") is True
+    assert stdout(host, f"cat {remote_dir}/put.txt") == "from a path"
+
+
+def test_put_file_from_file_objects(host: Host, remote_dir: str) -> None:
+    host.put_file(io.BytesIO(b"bytes\x00io"), f"{remote_dir}/bytes")
+    host.put_file(io.StringIO("text ünï\n"), f"{remote_dir}/text")
+    assert remote_sha256(host, f"{remote_dir}/bytes") == hashlib.sha256(b"bytes\x00io").hexdigest()
+    assert remote_sha256(host, f"{remote_dir}/text") == hashlib.sha256("text ünï\n".encode()).hexdigest()
+
+
+def test_put_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
+    host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
+    dumped = stdout(host, f"od -An -v -tu1 <{remote_dir}/bytes").split()
+    assert [int(value) for value in dumped] == list(range(256))
+
+
+def test_put_and_get_a_file_of_several_megabytes(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    data = os.urandom(5 * 1024 * 1024 + 7)
+    local = tmp_path / "big.bin"
+    local.write_bytes(data)
+    host.put_file(str(local), f"{remote_dir}/big.bin")
+    assert remote_sha256(host, f"{remote_dir}/big.bin") == hashlib.sha256(data).hexdigest()
+    back = tmp_path / "back.bin"
+    host.get_file(f"{remote_dir}/big.bin", str(back))
+    assert back.read_bytes() == data
+
+
+def test_get_file_into_a_path(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    stdout(host, f"printf 'remote\\000bytes' >{remote_dir}/source")
+    assert host.get_file(f"{remote_dir}/source", str(tmp_path / "got")) is True
+    assert (tmp_path / "got").read_bytes() == b"remote\x00bytes"
+
+
+def test_get_file_into_file_objects(host: Host, remote_dir: str) -> None:
+    stdout(host, f"printf 'ünï text' >{remote_dir}/source")
+    binary = io.BytesIO()
+    host.get_file(f"{remote_dir}/source", binary)
+    assert binary.getvalue() == "ünï text".encode()
+    text = io.StringIO()
+    host.get_file(f"{remote_dir}/source", text)
+    assert text.getvalue() == "ünï text"
+
+
+def test_get_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
+    host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
+    back = io.BytesIO()
+    host.get_file(f"{remote_dir}/bytes", back)
+    assert back.getvalue() == bytes(range(256))
+
+
+@pytest.mark.parametrize("name", [AWKWARD_NAME, "-leading-dash", "x" * 200], ids=["awkward", "dash", "long"])
+def test_remote_paths_are_quoted(host: Host, remote_dir: str, name: str) -> None:
+    path = f"{remote_dir}/{name}"
+    host.put_file(io.BytesIO(name.encode()), path)
+    assert stdout(host, f"cat {shlex.quote(path)}") == name
+    back = io.BytesIO()
+    host.get_file(path, back)
+    assert back.getvalue() == name.encode()
+    assert listing(host, remote_dir) == [name]
+
+
+def test_put_file_overwrites_an_existing_file(host: Host, remote_dir: str) -> None:
+    host.put_file(io.BytesIO(b"first version, longer than the second\n"), f"{remote_dir}/file")
+    host.put_file(io.BytesIO(b"second\n"), f"{remote_dir}/file")
+    assert stdout(host, f"cat {remote_dir}/file") == "second"
+    assert listing(host, remote_dir) == ["file"]
+
+
+def test_get_file_overwrites_an_existing_local_file(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    stdout(host, f"echo new >{remote_dir}/file")
+    local = tmp_path / "file"
+    local.write_text("old content, longer than the new one\n")
+    host.get_file(f"{remote_dir}/file", str(local))
+    assert local.read_text() == "new\n"
+
+
+def test_get_file_of_a_missing_file_raises_and_leaves_nothing(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        host.get_file(f"{remote_dir}/missing", str(tmp_path / "local"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_get_file_of_a_missing_file_keeps_an_existing_local_file(host: Host, remote_dir: str, tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    local.write_text("keep me")
+    with pytest.raises(OSError):
+        host.get_file(f"{remote_dir}/missing", str(local))
+    assert local.read_text() == "keep me"
+    assert list(tmp_path.iterdir()) == [local]
+
+
+def test_put_file_to_an_unwritable_destination_raises_and_leaves_nothing(host: Host, remote_dir: str) -> None:
+    stdout(host, f"echo plain >{remote_dir}/plain-file")
+    with pytest.raises(OSError):
+        host.put_file(io.BytesIO(b"data"), f"{remote_dir}/plain-file/inside")
+    with pytest.raises(OSError):
+        host.put_file(io.BytesIO(b"data"), f"{remote_dir}/no-such-dir/file")
+    assert listing(host, remote_dir) == ["plain-file"]
+
+
+def test_get_file_to_an_unwritable_destination_raises_and_leaves_nothing(
+    host: Host, remote_dir: str, tmp_path: Path
+) -> None:
+    stdout(host, f"echo remote >{remote_dir}/file")
+    (tmp_path / "plain-file").write_text("local")
+    with pytest.raises(OSError):
+        host.get_file(f"{remote_dir}/file", str(tmp_path / "plain-file" / "inside"))
+    with pytest.raises(OSError):
+        host.get_file(f"{remote_dir}/file", str(tmp_path / "no-such-dir" / "file"))
+    assert [path.name for path in tmp_path.iterdir()] == ["plain-file"]
+
+
+class _FailingReader(io.RawIOBase):
+    """A file of known size whose reads fail with an I/O error part-way, like a dying disk."""
+
+    def __init__(self, size: int, good_bytes: int) -> None:
+        self.size, self.good_bytes, self.position = size, good_bytes, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = {io.SEEK_SET: offset, io.SEEK_CUR: self.position + offset, io.SEEK_END: self.size + offset}[whence]
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        if self.position >= self.good_bytes:
+            raise OSError("simulated read error")
+        size = min(len(buffer), self.good_bytes - self.position)
+        buffer[:size] = b"x" * size
+        self.position += size
+        return size
+
+
+def test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file(host: Host, remote_dir: str) -> None:
+    host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
+    with pytest.raises(OSError):
+        host.put_file(_FailingReader(size=8 * 1024 * 1024, good_bytes=3 * 1024 * 1024), f"{remote_dir}/file")
+    assert stdout(host, f"cat {remote_dir}/file") == "old content"
+    assert listing(host, remote_dir) == ["file"]
+
+
+# Connecting
+
+
+@pytest.mark.capability("unreachable-target")
+def test_connect_to_an_unreachable_target_raises_connect_error(contract: Contract) -> None:
+    state = State(Inventory(([contract.inventory_name(contract.unreachable_target)], {})), Config())
+    (host,) = list(state.inventory)
+    with pytest.raises(ConnectError):
+        host.connect(raise_exceptions=True)
+    assert not host.connected
+
+
+# Through pyinfra itself
+
+
+def test_facts(host: Host, remote_dir: str) -> None:
+    hostname = host.get_fact(server_facts.Hostname)
+    assert isinstance(hostname, str) and hostname
+    host.put_file(io.BytesIO(b"12345"), f"{remote_dir}/file")
+    info = host.get_fact(file_facts.File, path=f"{remote_dir}/file")
+    assert info and info["size"] == 5
+    assert host.get_fact(file_facts.File, path=f"{remote_dir}/missing") is None
+
+
+def apply(state: State, remote_dir: str, source: Path) -> list[Any]:
+    """Plan the same three operations on every host of ``state``; return their metas."""
+    return [
+        add_op(state, files.put, src=str(source), dest=f"{remote_dir}/managed.txt"),
+        add_op(state, files.line, path=f"{remote_dir}/lines.txt", line="added by files.line"),
+        add_op(state, server.shell, commands=[f"echo ran >>{shlex.quote(remote_dir)}/shell.log"]),
+    ]
+
+
+def test_operations_apply_then_report_no_change(
+    contract: Contract, connected: Callable[..., State], host: Host, remote_dir: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "source.txt"
+    source.write_text("managed line\n")
+
+    first = connected(contract.inventory_name())
+    metas = apply(first, remote_dir, source)
+    run_ops(first)
+    (applied,) = list(first.inventory)
+    assert [meta[applied].did_change() for meta in metas] == [True, True, True]
+    assert stdout(host, f"cat {remote_dir}/managed.txt") == "managed line"
+    assert stdout(host, f"cat {remote_dir}/lines.txt") == "added by files.line"
+
+    second = connected(contract.inventory_name())
+    metas = apply(second, remote_dir, source)
+    run_ops(second)
+    (again,) = list(second.inventory)
+    assert [meta[again].did_change() for meta in metas[:2]] == [False, False], "re-applying changed files"
+    assert metas[2][again].did_succeed()
+    assert stdout(host, f"cat {remote_dir}/shell.log").splitlines() == ["ran", "ran"]
+
+
+def test_planning_without_running_changes_nothing(
+    contract: Contract, connected: Callable[..., State], host: Host, remote_dir: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "source.txt"
+    source.write_text("managed line\n")
+    state = connected(contract.inventory_name())
+    metas = apply(state, remote_dir, source)  # what `pyinfra --dry` does: plan, do not run
+    (planned,) = list(state.inventory)
+    assert metas[0][planned].will_change
+    assert listing(host, remote_dir) == []
+
+
+@pytest.mark.capability("many-hosts")
+def test_many_hosts_at_once_each_see_only_their_own(contract: Contract, connected: Callable[..., State]) -> None:
+    names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
+    state = connected(*names)
+    hosts = list(state.inventory)
+    assert len(hosts) == 20 and set(state.activated_hosts) == set(hosts)
+
+    def exercise(host: Host) -> tuple[str, bytes]:
+        marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
+        path = stdout(host, "mktemp").strip()
+        try:
+            host.put_file(io.BytesIO(marker.encode()), path)
+            echoed = stdout(host, f"sleep 0.5; echo {marker}")
+            back = io.BytesIO()
+            host.get_file(path, back)
+        finally:
+            run(host, f"rm -f {shlex.quote(path)}")
+        return echoed, back.getvalue()
+
+    started = time.monotonic()
+    greenlets = {host: gevent.spawn(exercise, host) for host in hosts}
+    gevent.joinall(list(greenlets.values()), raise_error=True)
+    elapsed = time.monotonic() - started
+    for host, greenlet in greenlets.items():
+        marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
+        assert greenlet.value == (marker, marker.encode()), f"{host.name} saw another host's command or file"
+    assert elapsed < 20 * 0.5, f"20 hosts took {elapsed:.1f}s: commands ran one after another"

@@ -1,0 +1,131 @@
+"""Contract for every connector: turning ``@NAME/ARG`` into pyinfra hosts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connectors import get_all_connectors, get_execution_connectors
+from pyinfra.api.exceptions import InventoryError
+
+from .conftest import Contract, describe, pyinfra
+
+
+def names_data(connector_cls: Any, contract: Contract, target: str | None = None) -> list[Any]:
+    return list(connector_cls.make_names_data(contract.names_argument(target)))
+
+
+def test_make_names_data_yields_name_data_groups_tuples(connector_cls: Any, contract: Contract) -> None:
+    hosts = names_data(connector_cls, contract)
+    assert hosts, f"{contract.inventory_name()} yielded no hosts"
+    for entry in hosts:
+        assert isinstance(entry, tuple) and len(entry) == 3, f"not a (name, data, groups) tuple: {entry!r}"
+        name, data, groups = entry
+        assert isinstance(name, str) and name, f"host name must be a non-empty str: {name!r}"
+        assert isinstance(data, dict), f"{name}: data must be a dict, got {type(data).__name__}"
+        assert isinstance(groups, list), f"{name}: groups must be a list, got {type(groups).__name__}"
+
+
+def test_host_names_are_unique(connector_cls: Any, contract: Contract) -> None:
+    names = [name for name, _, _ in names_data(connector_cls, contract)]
+    assert len(names) == len(set(names)), f"duplicate host names: {sorted(n for n in names if names.count(n) > 1)}"
+
+
+def test_groups_are_flat_strings(connector_cls: Any, contract: Contract) -> None:
+    for name, _, groups in names_data(connector_cls, contract):
+        for group in groups:
+            assert isinstance(group, str) and group, f"{name}: groups must be non-empty strings, got {group!r}"
+
+
+def test_host_data_is_data_pyinfra_accepts(connector_cls: Any, contract: Contract) -> None:
+    for name, data, _ in names_data(connector_cls, contract):
+        for key in data:
+            assert isinstance(key, str) and key, f"{name}: data keys must be non-empty strings, got {key!r}"
+    # Building the hosts runs the executing connector's own data type checks.
+    state = State(Inventory(([contract.inventory_name()], {})), Config())
+    assert len(state.inventory) == len(names_data(connector_cls, contract))
+
+
+def test_same_argument_gives_same_hosts_twice(connector_cls: Any, contract: Contract) -> None:
+    # pyinfra's command line calls make_names_data twice for every run.
+    first = names_data(connector_cls, contract)
+    second = names_data(connector_cls, contract)
+    assert first == second
+    for (_, data_1, groups_1), (_, data_2, groups_2) in zip(first, second):
+        assert data_1 is not data_2, "pyinfra updates host data in place; yield a new dict every time"
+        assert groups_1 is not groups_2, "pyinfra extends groups in place; yield a new list every time"
+
+
+@pytest.fixture(params=range(4), ids=lambda index: f"bad_targets[{index}]")
+def bad_target(request: pytest.FixtureRequest, contract: Contract) -> str:
+    if request.param >= len(contract.bad_targets):
+        pytest.skip(f"'bad_targets' in the configuration lists {len(contract.bad_targets)} argument(s)")
+    return contract.bad_targets[request.param]
+
+
+def test_bad_argument_raises_inventory_error(connector_cls: Any, contract: Contract, bad_target: str) -> None:
+    with pytest.raises(InventoryError):
+        names_data(connector_cls, contract, bad_target)
+
+
+def test_bad_argument_fails_in_pyinfra_inventory(contract: Contract, bad_target: str) -> None:
+    with pytest.raises(InventoryError):
+        Inventory(([contract.inventory_name(bad_target)], {}))
+
+
+def test_connector_is_discovered_under_its_name(connector_cls: Any, contract: Contract) -> None:
+    assert get_all_connectors()[contract.connector] is connector_cls
+    executing = contract.connector in get_execution_connectors()
+    assert executing is bool(connector_cls.handles_execution)
+
+
+def test_inventory_hosts_carry_the_yielded_groups_and_data(connector_cls: Any, contract: Contract) -> None:
+    yielded = {name: (data, groups) for name, data, groups in names_data(connector_cls, contract)}
+    inventory = Inventory(([contract.inventory_name()], {}))
+    assert sorted(host.name for host in inventory) == sorted(yielded)
+    for host in inventory:
+        data, groups = yielded[host.name]
+        assert set(groups) <= set(host.groups), f"{host.name}: groups {host.groups} miss {groups}"
+        for group in groups:
+            assert host in inventory.get_group(group)
+        for key, value in data.items():
+            assert host.data.get(key) == value, f"{host.name}: data {key!r} is {host.data.get(key)!r}, not {value!r}"
+
+
+def test_inventory_host_data_overrides_connector_data(connector_cls: Any, contract: Contract) -> None:
+    name, data, _ = names_data(connector_cls, contract)[0]
+    key = next((key for key, value in data.items() if isinstance(value, str)), "contract_probe")
+    value = "set-by-the-inventory"
+    inventory = Inventory(([(contract.inventory_name(), {key: value})], {}))
+    for host in inventory:
+        assert host.data.get(key) == value, f"{host.name}: inventory data {key!r} did not override the connector's"
+
+
+@pytest.mark.inventory_only
+def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contract: Contract) -> None:
+    for name, data, _ in names_data(connector_cls, contract):
+        hostname = data.get("ssh_hostname", name)
+        assert isinstance(hostname, str) and hostname, f"{name}: needs an ssh_hostname string"
+    ssh = get_all_connectors()["ssh"]
+    state = State(Inventory(([contract.inventory_name()], {})), Config())
+    for host in state.inventory:
+        assert host.connector_cls is ssh, f"{host.name} would not execute over SSH"
+
+
+# Through pyinfra's command line, in a subprocess
+
+
+def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
+    result = pyinfra(contract.inventory_name(), "debug-inventory", cwd=contract.config_dir)
+    assert result.returncode == 0, describe(result)
+    for name, _, _ in connector_cls.make_names_data(contract.names_argument()):
+        assert f"[{name}]" in result.stdout + result.stderr, describe(result)
+
+
+def test_cli_rejects_a_bad_argument(contract: Contract) -> None:
+    if not contract.bad_targets:
+        pytest.skip("'bad_targets' in the configuration is empty")
+    result = pyinfra(contract.inventory_name(contract.bad_targets[0]), "debug-inventory", cwd=contract.config_dir)
+    assert result.returncode != 0, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)

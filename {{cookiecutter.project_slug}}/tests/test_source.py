@@ -1,0 +1,146 @@
+"""Tests of what is particular to @{{ cookiecutter.connector_name }}: its JSON source and its rules.
+
+What every connector must do is checked by the contract in tests/contract/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.exceptions import InventoryError
+
+from {{ cookiecutter.package_name }} import connector
+from {{ cookiecutter.package_name }}.connector import {{ cookiecutter.connector_class }}
+
+HOSTS_JSON = Path(__file__).parent / "hosts.json"
+
+
+def hosts_from(tmp_path: Path, document: object | str) -> list[tuple[str, dict[str, Any], list[str]]]:
+    path = tmp_path / "hosts.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document), encoding="utf-8")
+    return list({{ cookiecutter.connector_class }}.make_names_data(str(path)))
+
+
+def test_a_list_of_hostnames(tmp_path: Path) -> None:
+    hosts = hosts_from(tmp_path, ["a.example.com", "b.example.com"])
+    source = str(tmp_path / "hosts.json")
+    assert hosts == [
+        ("a.example.com", {"ssh_hostname": "a.example.com", "{{ cookiecutter.connector_name }}_source": source, "{{ cookiecutter.connector_name }}_group": ""}, ["@{{ cookiecutter.connector_name }}"]),
+        ("b.example.com", {"ssh_hostname": "b.example.com", "{{ cookiecutter.connector_name }}_source": source, "{{ cookiecutter.connector_name }}_group": ""}, ["@{{ cookiecutter.connector_name }}"]),
+    ]
+
+
+def test_objects_carry_host_data_and_a_name_or_ssh_hostname(tmp_path: Path) -> None:
+    hosts = hosts_from(
+        tmp_path,
+        [
+            {"name": "web", "ssh_hostname": "10.0.0.1", "ssh_port": 2222, "role": "front"},
+            {"ssh_hostname": "10.0.0.2", "ssh_user": "admin"},
+            {"name": "db.example.com"},
+        ],
+    )
+    assert [(name, data["ssh_hostname"]) for name, data, _ in hosts] == [
+        ("web", "10.0.0.1"),
+        ("10.0.0.2", "10.0.0.2"),
+        ("db.example.com", "db.example.com"),
+    ]
+    assert hosts[0][1]["ssh_port"] == 2222 and hosts[0][1]["role"] == "front"
+    assert "name" not in hosts[0][1]
+    assert hosts[1][1]["ssh_user"] == "admin"
+
+
+def test_an_object_of_groups(tmp_path: Path) -> None:
+    hosts = hosts_from(tmp_path, {"web": ["w1", {"name": "w2"}], "db": ["d1"], "empty": []})
+    assert [(name, groups, data["{{ cookiecutter.connector_name }}_group"]) for name, data, groups in hosts] == [
+        ("w1", ["@{{ cookiecutter.connector_name }}", "web"], "web"),
+        ("w2", ["@{{ cookiecutter.connector_name }}", "web"], "web"),
+        ("d1", ["@{{ cookiecutter.connector_name }}", "db"], "db"),
+    ]
+
+
+def test_the_example_hosts_file_in_a_pyinfra_inventory() -> None:
+    inventory = Inventory(([f"@{{ cookiecutter.connector_name }}/{HOSTS_JSON}"], {}))
+    State(inventory, Config())
+    assert sorted(host.name for host in inventory.get_group("web")) == ["web1.example.com", "web2"]
+    assert [host.name for host in inventory.get_group("db")] == ["db1.example.com"]
+    assert len(inventory.get_group("@{{ cookiecutter.connector_name }}")) == 3
+    web2 = inventory.get_host("web2")
+    assert (web2.data.ssh_hostname, web2.data.ssh_port) == ("192.0.2.12", 2222)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{not json", r"invalid JSON at line 1 column 2"),
+        ('"a string"', r"expected a list of hosts or an object of groups, got a string"),
+        ("null", r"got null"),
+        ('{"web": "w1"}', r"group 'web' must be a list of hosts, got a string"),
+        ('{"": ["w1"]}', r"invalid group name ''"),
+        ('{"@web": ["w1"]}', r"invalid group name '@web'"),
+        ('{" web": ["w1"]}', r"invalid group name ' web'"),
+        ("[42]", r"\[0\]: a host is a hostname or an object, got a number"),
+        ('["ok", ["nested"]]', r"\[1\]: a host is a hostname or an object, got a list"),
+        ('[{"ssh_user": "admin"}]', r'\[0\]: a host object needs a "name" or "ssh_hostname" string'),
+        ('[{"name": 7}]', r'\[0\]: a host object needs a "name" or "ssh_hostname" string'),
+        ('[{"name": "a", "ssh_hostname": 7}]', r'\[0\]: "ssh_hostname" must be a non-empty string'),
+        ('[""]', r"\[0\]: invalid host name ''"),
+        ('["two words"]', r"\[0\]: invalid host name 'two words'"),
+        ('["a,b"]', r"\[0\]: invalid host name 'a,b'"),
+        ('["@local"]', r"\[0\]: invalid host name '@local'"),
+        ('{"web": ["w1"], "db": ["d1", "w1"]}', r"db\[1\]: duplicate host 'w1', already listed at web\[0\]"),
+        ('["w1", {"name": "w1"}]', r"\[1\]: duplicate host 'w1', already listed at \[0\]"),
+    ],
+)
+def test_bad_documents_name_the_offending_entry(tmp_path: Path, document: str, message: str) -> None:
+    with pytest.raises(InventoryError, match=message):
+        hosts_from(tmp_path, document)
+
+
+def test_missing_argument_says_what_is_expected() -> None:
+    for argument in (None, ""):
+        with pytest.raises(InventoryError, match="@{{ cookiecutter.connector_name }}/<source>"):
+            list({{ cookiecutter.connector_class }}.make_names_data(argument))
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="no such file"):
+        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "missing.json")))
+
+
+def test_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="cannot read it"):
+        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path)))
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "hosts.json").write_bytes(b'["caf\xe9"]')
+    with pytest.raises(InventoryError, match="not UTF-8"):
+        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "hosts.json")))
+
+
+def test_loading_twice_gives_equal_but_new_hosts(tmp_path: Path) -> None:
+    first = hosts_from(tmp_path, {"web": [{"name": "w1", "tags": ["a"]}]})
+    second = list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "hosts.json")))
+    assert first == second
+    assert first[0][1] is not second[0][1]
+
+
+def test_load_source_is_the_one_place_to_plug_in_another_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    # For example, the JSON printed by a command instead of a file.
+    def load_source(source: str) -> object:
+        printed = subprocess.run(
+            [sys.executable, "-c", "import json; print(json.dumps({'api': ['from-a-command']}))"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        return json.loads(printed)
+
+    monkeypatch.setattr(connector, "load_source", load_source)
+    assert list({{ cookiecutter.connector_class }}.make_names_data("production")) == [
+        ("from-a-command", {"ssh_hostname": "from-a-command", "{{ cookiecutter.connector_name }}_source": "production", "{{ cookiecutter.connector_name }}_group": "api"}, ["@{{ cookiecutter.connector_name }}", "api"])
+    ]

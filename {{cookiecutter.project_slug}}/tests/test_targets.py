@@ -1,0 +1,162 @@
+"""Tests of what is particular to @{{ cookiecutter.connector_name }}: its targets and its seam, target_argv.
+
+What every executing connector must do is checked by the contract in tests/contract/.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.exceptions import ConnectError, InventoryError
+from pyinfra.api.host import Host
+
+from {{ cookiecutter.package_name }}.connector import {{ cookiecutter.connector_class }}
+
+
+def hosts(argument: str | None) -> list[tuple[str, dict[str, object], list[str]]]:
+    return list({{ cookiecutter.connector_class }}.make_names_data(argument))
+
+
+def test_a_target_becomes_one_host_in_the_connector_group() -> None:
+    assert hosts("web1") == [("@{{ cookiecutter.connector_name }}/web1", {"{{ cookiecutter.connector_name }}_target": "web1"}, ["@{{ cookiecutter.connector_name }}"])]
+
+
+@pytest.mark.parametrize("target", ["web1", "a", "node-7.example:2_b", "x" * 253])
+def test_valid_targets(target: str) -> None:
+    assert hosts(target)[0][1] == {"{{ cookiecutter.connector_name }}_target": target}
+
+
+@pytest.mark.parametrize("target", [None, ""])
+def test_a_missing_target_says_what_is_expected(target: str | None) -> None:
+    with pytest.raises(InventoryError, match="@{{ cookiecutter.connector_name }}/<target>"):
+        hosts(target)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["-rf", ".hidden", "white space", "semi;colon", "slash/ed", "quote'd", "ünï", "x" * 254, "tab\tbed"],
+)
+def test_malformed_targets_are_rejected_with_the_rule(target: str) -> None:
+    with pytest.raises(InventoryError, match="invalid target .*letters"):
+        hosts(target)
+
+
+@pytest.fixture
+def host() -> Iterator[Host]:
+    state = State(Inventory((["@{{ cookiecutter.connector_name }}/demo"], {})), Config())
+    connect_all(state)
+    (host,) = list(state.inventory)
+    yield host
+    disconnect_all(state)
+
+
+def test_the_default_seam_runs_commands_here(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "here").write_text("on this machine")
+    ok, output = host.run_shell_command(f"cat {tmp_path}/here")
+    assert ok and output.stdout == "on this machine"
+
+
+def test_put_file_keeps_the_mode_of_an_existing_file(host: Host, tmp_path: Path) -> None:
+    target = tmp_path / "config"
+    target.write_text("old")
+    target.chmod(0o640)
+    host.put_file(io.BytesIO(b"new"), str(target))
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_put_file_creates_new_files_with_the_default_mode(host: Host, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    host.put_file(io.BytesIO(b"new"), str(tmp_path / "new"))
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o666 & ~umask
+
+
+def test_put_file_refuses_a_directory_destination(host: Host, tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="is a directory"):
+        host.put_file(io.BytesIO(b"data"), str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+# Changing only target_argv: an exec-style command line in front of every target.
+
+FAKE_CLI = """\
+#!/bin/sh
+# fake-cli exec TARGET sh -c COMMAND: run COMMAND inside $FAKE_CLI_ROOT/TARGET, like `docker exec`.
+[ "$1" = exec ] || { echo "usage: fake-cli exec TARGET COMMAND..." >&2; exit 2; }
+root="$FAKE_CLI_ROOT/$2"
+[ -d "$root" ] || { echo "fake-cli: no such target: $2" >&2; exit 1; }
+shift 2
+cd "$root" && exec "$@"
+"""
+
+
+@pytest.fixture
+def exec_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the connector at an exec-style CLI by replacing target_argv, and nothing else."""
+    cli = tmp_path / "bin" / "fake-cli"
+    cli.parent.mkdir()
+    cli.write_text(FAKE_CLI)
+    cli.chmod(0o755)
+    root = tmp_path / "targets"
+    (root / "box1").mkdir(parents=True)
+    monkeypatch.setenv("FAKE_CLI_ROOT", str(root))
+
+    def target_argv(self: {{ cookiecutter.connector_class }}, command: str, *, tty: bool = False) -> list[str]:
+        return [str(cli), "exec", self.data["{{ cookiecutter.connector_name }}_target"], "sh", "-c", command]
+
+    monkeypatch.setattr({{ cookiecutter.connector_class }}, "target_argv", target_argv)
+    return root
+
+
+def connect(target: str) -> Host:
+    state = State(Inventory(([f"@{{ cookiecutter.connector_name }}/{target}"], {})), Config())
+    (host,) = list(state.inventory)
+    host.connect(raise_exceptions=True)
+    return host
+
+
+def test_exec_style_commands_run_inside_the_target(exec_style: Path) -> None:
+    host = connect("box1")
+    ok, output = host.run_shell_command("pwd -P; echo to stderr >&2; exit 3", _success_exit_codes=[3])
+    assert ok
+    assert output.stdout_lines == [str((exec_style / "box1").resolve())]
+    assert output.stderr_lines == ["to stderr"]
+
+
+def test_exec_style_files_move_through_the_same_seam(exec_style: Path, tmp_path: Path) -> None:
+    host = connect("box1")
+    data = bytes(range(256)) * 4096
+    assert host.put_file(io.BytesIO(data), "uploaded.bin")
+    assert (exec_style / "box1" / "uploaded.bin").read_bytes() == data
+    assert host.get_file("uploaded.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == data
+
+
+def test_exec_style_timeout_stops_the_command(exec_style: Path) -> None:
+    host = connect("box1")
+    with pytest.raises(TimeoutError):
+        host.run_shell_command("sleep 0.3; touch late", _timeout=0.1)
+    host.run_shell_command("sleep 0.5")
+    assert not (exec_style / "box1" / "late").exists()
+
+
+def test_connect_fails_for_a_target_the_cli_does_not_know(exec_style: Path) -> None:
+    with pytest.raises(ConnectError, match="no such target: nowhere"):
+        connect("nowhere")
+
+
+def test_connect_fails_when_the_cli_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def target_argv(self: {{ cookiecutter.connector_class }}, command: str, *, tty: bool = False) -> list[str]:
+        return ["/nonexistent/cli", "exec", "box1", "sh", "-c", command]
+
+    monkeypatch.setattr({{ cookiecutter.connector_class }}, "target_argv", target_argv)
+    with pytest.raises(ConnectError, match="cannot reach box1"):
+        connect("box1")
