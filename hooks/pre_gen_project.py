@@ -29,7 +29,7 @@ SHADOWED_PACKAGES = frozenset(
 # Names connector.py defines or imports: a class of the same name would replace them.
 RESERVED_CLASS_NAMES = frozenset(
     {
-        "Any", "BaseConnector", "Callable", "CommandOutput", "ConnectError", "ConnectorArguments",
+        "Any", "BaseConnector", "Callable", "CommandOutput", "ConnectError", "ConnectorArguments", "Final", "NAME",
         "ConnectorData", "DataMeta", "HostEntry", "IO", "IOBase", "InventoryError", "Iterable",
         "Iterator", "StringCommand", "TYPE_CHECKING", "TypedDict", "Unpack",
     }

@@ -37,7 +37,8 @@ def baked(request: pytest.FixtureRequest, bake: Any) -> Baked:
 @pytest.fixture(scope="session")
 def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
     """Install a variant into a new venv: ``floor`` is the oldest pyinfra on the oldest Python the
-    project declares, ``latest`` the newest pyinfra on the newest Python."""
+    project declares, with the test tools; ``latest`` the newest pyinfra on the newest Python, with
+    the test and lint tools."""
     installed: dict[tuple[str, str], Installed] = {}
 
     def get(variant: str, pyinfra: str) -> Installed:
@@ -50,7 +51,8 @@ def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
                 [python, "-m", "venv", str(venv)],
                 [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
                 [
-                    str(venv / "bin/python"), "-m", "pip", "install", "-q", ".", "--group", "test",
+                    str(venv / "bin/python"), "-m", "pip", "install", "-q", ".",
+                    *(["--group", "test"] if pyinfra == "floor" else ["--group", "dev"]),
                     *([f"pyinfra=={PYINFRA_MIN}"] if pyinfra == "floor" else []),
                 ],
             ]

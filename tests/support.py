@@ -42,6 +42,13 @@ VARIANTS: dict[str, dict[str, str]] = {
     },
     "executing-bsd": {"connector_kind": "executing", "connector_name": "k8s_exec", "license": "BSD-3-Clause", "min_python": "3.13"},
     "inventory-mpl": {"connector_kind": "inventory", "connector_name": "cmdb", "license": "MPL-2.0", "min_python": "3.10"},
+    # The longest names the hooks accept: the baked code must stay lint- and format-clean.
+    "executing-long": {
+        "connector_kind": "executing",
+        "connector_name": "a_connector_name_of_32_character",
+        "package_name": "a_package_name_of_sixty_four_characters_which_is_the_longest_one",
+        "connector_class": "AConnectorClassNameOfSixtyFourCharactersWhichIsTheLongestAllowed",
+    },
 }
 
 

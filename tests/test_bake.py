@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,13 @@ def test_post_gen_hook_is_idempotent(baked: Baked, tmp_path: Path) -> None:
     before = tree()
     run_script_with_context(str(ROOT / "hooks" / "post_gen_project.py"), str(baked.path), {"cookiecutter": baked.context})
     assert tree() == before
+
+
+def test_the_template_folder_holds_only_tracked_files() -> None:
+    # cookiecutter copies everything in the folder, caches included, into every project.
+    result = subprocess.run(
+        ["git", "status", "--ignored", "--porcelain", "--", "{{cookiecutter.project_slug}}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    stray = [line for line in result.stdout.splitlines() if line.startswith("!!")]
+    assert not stray, f"ignored files in the template folder would be baked: {stray}"

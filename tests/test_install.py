@@ -106,3 +106,19 @@ def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
     result = run(args, cwd=installed.baked.path)
     assert result.returncode == 0, describe(result)
     assert " passed" in result.stdout and " failed" not in result.stdout, describe(result)
+
+
+@pytest.mark.parametrize("installed", [p for p in installs() if p.id.endswith("-latest")], indirect=True)
+@pytest.mark.parametrize(
+    "tool",
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["mypy"],
+        ["validate-pyproject", "pyproject.toml"],
+    ],
+    ids=lambda tool: " ".join(tool[:2]) if tool[0] == "ruff" else tool[0],
+)
+def test_the_baked_project_passes_its_own_checks(installed: Installed, tool: list[str]) -> None:
+    result = run([installed.bin(tool[0]), *tool[1:]], cwd=installed.baked.path)
+    assert result.returncode == 0, describe(result)

@@ -1,4 +1,4 @@
-"""Tests of what is particular to @{{ cookiecutter.connector_name }}: its JSON source and its rules.
+"""Tests of what is particular to this connector: its JSON source and its rules.
 
 What every connector must do is checked by the contract in tests/contract/.
 """
@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.exceptions import InventoryError
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
 
 from {{ cookiecutter.package_name }} import connector
-from {{ cookiecutter.package_name }}.connector import {{ cookiecutter.connector_class }}
+from {{ cookiecutter.package_name }}.connector import (
+    GROUP_KEY,
+    NAME,
+    SOURCE_KEY,
+    {{ cookiecutter.connector_class }} as Connector,
+)
 
 HOSTS_JSON = Path(__file__).parent / "hosts.json"
 
@@ -24,15 +31,15 @@ HOSTS_JSON = Path(__file__).parent / "hosts.json"
 def hosts_from(tmp_path: Path, document: object | str) -> list[tuple[str, dict[str, Any], list[str]]]:
     path = tmp_path / "hosts.json"
     path.write_text(document if isinstance(document, str) else json.dumps(document), encoding="utf-8")
-    return list({{ cookiecutter.connector_class }}.make_names_data(str(path)))
+    return list(Connector.make_names_data(str(path)))
 
 
 def test_a_list_of_hostnames(tmp_path: Path) -> None:
     hosts = hosts_from(tmp_path, ["a.example.com", "b.example.com"])
     source = str(tmp_path / "hosts.json")
     assert hosts == [
-        ("a.example.com", {"ssh_hostname": "a.example.com", "{{ cookiecutter.connector_name }}_source": source, "{{ cookiecutter.connector_name }}_group": ""}, ["@{{ cookiecutter.connector_name }}"]),
-        ("b.example.com", {"ssh_hostname": "b.example.com", "{{ cookiecutter.connector_name }}_source": source, "{{ cookiecutter.connector_name }}_group": ""}, ["@{{ cookiecutter.connector_name }}"]),
+        ("a.example.com", {"ssh_hostname": "a.example.com", SOURCE_KEY: source, GROUP_KEY: ""}, [f"@{NAME}"]),
+        ("b.example.com", {"ssh_hostname": "b.example.com", SOURCE_KEY: source, GROUP_KEY: ""}, [f"@{NAME}"]),
     ]
 
 
@@ -50,26 +57,27 @@ def test_objects_carry_host_data_and_a_name_or_ssh_hostname(tmp_path: Path) -> N
         ("10.0.0.2", "10.0.0.2"),
         ("db.example.com", "db.example.com"),
     ]
-    assert hosts[0][1]["ssh_port"] == 2222 and hosts[0][1]["role"] == "front"
+    assert hosts[0][1]["ssh_port"] == 2222
+    assert hosts[0][1]["role"] == "front"
     assert "name" not in hosts[0][1]
     assert hosts[1][1]["ssh_user"] == "admin"
 
 
 def test_an_object_of_groups(tmp_path: Path) -> None:
     hosts = hosts_from(tmp_path, {"web": ["w1", {"name": "w2"}], "db": ["d1"], "empty": []})
-    assert [(name, groups, data["{{ cookiecutter.connector_name }}_group"]) for name, data, groups in hosts] == [
-        ("w1", ["@{{ cookiecutter.connector_name }}", "web"], "web"),
-        ("w2", ["@{{ cookiecutter.connector_name }}", "web"], "web"),
-        ("d1", ["@{{ cookiecutter.connector_name }}", "db"], "db"),
+    assert [(name, groups, data[GROUP_KEY]) for name, data, groups in hosts] == [
+        ("w1", [f"@{NAME}", "web"], "web"),
+        ("w2", [f"@{NAME}", "web"], "web"),
+        ("d1", [f"@{NAME}", "db"], "db"),
     ]
 
 
 def test_the_example_hosts_file_in_a_pyinfra_inventory() -> None:
-    inventory = Inventory(([f"@{{ cookiecutter.connector_name }}/{HOSTS_JSON}"], {}))
+    inventory = Inventory(([f"@{NAME}/{HOSTS_JSON}"], {}))
     State(inventory, Config())
     assert sorted(host.name for host in inventory.get_group("web")) == ["web1.example.com", "web2"]
     assert [host.name for host in inventory.get_group("db")] == ["db1.example.com"]
-    assert len(inventory.get_group("@{{ cookiecutter.connector_name }}")) == 3
+    assert len(inventory.get_group(f"@{NAME}")) == 3
     web2 = inventory.get_host("web2")
     assert (web2.data.ssh_hostname, web2.data.ssh_port) == ("192.0.2.12", 2222)
 
@@ -104,29 +112,29 @@ def test_bad_documents_name_the_offending_entry(tmp_path: Path, document: str, m
 
 def test_missing_argument_says_what_is_expected() -> None:
     for argument in (None, ""):
-        with pytest.raises(InventoryError, match="@{{ cookiecutter.connector_name }}/<source>"):
-            list({{ cookiecutter.connector_class }}.make_names_data(argument))
+        with pytest.raises(InventoryError, match=f"@{NAME}/<source>"):
+            list(Connector.make_names_data(argument))
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="no such file"):
-        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "missing.json")))
+        list(Connector.make_names_data(str(tmp_path / "missing.json")))
 
 
 def test_a_directory(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="cannot read it"):
-        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path)))
+        list(Connector.make_names_data(str(tmp_path)))
 
 
 def test_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "hosts.json").write_bytes(b'["caf\xe9"]')
     with pytest.raises(InventoryError, match="not UTF-8"):
-        list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "hosts.json")))
+        list(Connector.make_names_data(str(tmp_path / "hosts.json")))
 
 
 def test_loading_twice_gives_equal_but_new_hosts(tmp_path: Path) -> None:
     first = hosts_from(tmp_path, {"web": [{"name": "w1", "tags": ["a"]}]})
-    second = list({{ cookiecutter.connector_class }}.make_names_data(str(tmp_path / "hosts.json")))
+    second = list(Connector.make_names_data(str(tmp_path / "hosts.json")))
     assert first == second
     assert first[0][1] is not second[0][1]
 
@@ -136,11 +144,17 @@ def test_load_source_is_the_one_place_to_plug_in_another_system(monkeypatch: pyt
     def load_source(source: str) -> object:
         printed = subprocess.run(
             [sys.executable, "-c", "import json; print(json.dumps({'api': ['from-a-command']}))"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return json.loads(printed)
 
     monkeypatch.setattr(connector, "load_source", load_source)
-    assert list({{ cookiecutter.connector_class }}.make_names_data("production")) == [
-        ("from-a-command", {"ssh_hostname": "from-a-command", "{{ cookiecutter.connector_name }}_source": "production", "{{ cookiecutter.connector_name }}_group": "api"}, ["@{{ cookiecutter.connector_name }}", "api"])
+    assert list(Connector.make_names_data("production")) == [
+        (
+            "from-a-command",
+            {"ssh_hostname": "from-a-command", SOURCE_KEY: "production", GROUP_KEY: "api"},
+            [f"@{NAME}", "api"],
+        )
     ]

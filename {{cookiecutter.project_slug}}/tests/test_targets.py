@@ -1,4 +1,4 @@
-"""Tests of what is particular to @{{ cookiecutter.connector_name }}: its targets and its seam, target_argv.
+"""Tests of what is particular to this connector: its targets, and its seam, target_argv.
 
 What every executing connector must do is checked by the contract in tests/contract/.
 """
@@ -7,35 +7,45 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import ConnectError, InventoryError
 from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
 
-from {{ cookiecutter.package_name }}.connector import {{ cookiecutter.connector_class }}
+from {{ cookiecutter.package_name }}.connector import (
+    NAME,
+    TARGET_KEY,
+    {{ cookiecutter.connector_class }} as Connector,
+)
 
 
 def hosts(argument: str | None) -> list[tuple[str, dict[str, object], list[str]]]:
-    return list({{ cookiecutter.connector_class }}.make_names_data(argument))
+    return list(Connector.make_names_data(argument))
 
 
 def test_a_target_becomes_one_host_in_the_connector_group() -> None:
-    assert hosts("web1") == [("@{{ cookiecutter.connector_name }}/web1", {"{{ cookiecutter.connector_name }}_target": "web1"}, ["@{{ cookiecutter.connector_name }}"])]
+    assert hosts("web1") == [(f"@{NAME}/web1", {TARGET_KEY: "web1"}, [f"@{NAME}"])]
 
 
 @pytest.mark.parametrize("target", ["web1", "a", "node-7.example:2_b", "x" * 253])
 def test_valid_targets(target: str) -> None:
-    assert hosts(target)[0][1] == {"{{ cookiecutter.connector_name }}_target": target}
+    assert hosts(target)[0][1] == {TARGET_KEY: target}
 
 
 @pytest.mark.parametrize("target", [None, ""])
 def test_a_missing_target_says_what_is_expected(target: str | None) -> None:
-    with pytest.raises(InventoryError, match="@{{ cookiecutter.connector_name }}/<target>"):
+    with pytest.raises(InventoryError, match=f"@{NAME}/<target>"):
         hosts(target)
 
 
@@ -44,13 +54,13 @@ def test_a_missing_target_says_what_is_expected(target: str | None) -> None:
     ["-rf", ".hidden", "white space", "semi;colon", "slash/ed", "quote'd", "ünï", "x" * 254, "tab\tbed"],
 )
 def test_malformed_targets_are_rejected_with_the_rule(target: str) -> None:
-    with pytest.raises(InventoryError, match="invalid target .*letters"):
+    with pytest.raises(InventoryError, match=r"invalid target .*letters"):
         hosts(target)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    state = State(Inventory((["@{{ cookiecutter.connector_name }}/demo"], {})), Config())
+    state = State(Inventory(([f"@{NAME}/demo"], {})), Config())
     connect_all(state)
     (host,) = list(state.inventory)
     yield host
@@ -60,7 +70,8 @@ def host() -> Iterator[Host]:
 def test_the_default_seam_runs_commands_here(host: Host, tmp_path: Path) -> None:
     (tmp_path / "here").write_text("on this machine")
     ok, output = host.run_shell_command(f"cat {tmp_path}/here")
-    assert ok and output.stdout == "on this machine"
+    assert ok
+    assert output.stdout == "on this machine"
 
 
 def test_put_file_keeps_the_mode_of_an_existing_file(host: Host, tmp_path: Path) -> None:
@@ -109,15 +120,15 @@ def exec_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "box1").mkdir(parents=True)
     monkeypatch.setenv("FAKE_CLI_ROOT", str(root))
 
-    def target_argv(self: {{ cookiecutter.connector_class }}, command: str, *, tty: bool = False) -> list[str]:
-        return [str(cli), "exec", self.data["{{ cookiecutter.connector_name }}_target"], "sh", "-c", command]
+    def target_argv(self: Connector, command: str, *, tty: bool = False) -> list[str]:
+        return [str(cli), "exec", self.data[TARGET_KEY], "sh", "-c", command]
 
-    monkeypatch.setattr({{ cookiecutter.connector_class }}, "target_argv", target_argv)
+    monkeypatch.setattr(Connector, "target_argv", target_argv)
     return root
 
 
 def connect(target: str) -> Host:
-    state = State(Inventory(([f"@{{ cookiecutter.connector_name }}/{target}"], {})), Config())
+    state = State(Inventory(([f"@{NAME}/{target}"], {})), Config())
     (host,) = list(state.inventory)
     host.connect(raise_exceptions=True)
     return host
@@ -154,9 +165,37 @@ def test_connect_fails_for_a_target_the_cli_does_not_know(exec_style: Path) -> N
 
 
 def test_connect_fails_when_the_cli_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def target_argv(self: {{ cookiecutter.connector_class }}, command: str, *, tty: bool = False) -> list[str]:
+    def target_argv(self: Connector, command: str, *, tty: bool = False) -> list[str]:
         return ["/nonexistent/cli", "exec", "box1", "sh", "-c", command]
 
-    monkeypatch.setattr({{ cookiecutter.connector_class }}, "target_argv", target_argv)
+    monkeypatch.setattr(Connector, "target_argv", target_argv)
     with pytest.raises(ConnectError, match="cannot reach box1"):
         connect("box1")
+
+
+def test_ctrl_c_stops_the_running_command_as_with_local(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C sends SIGINT to pyinfra's process group; the command must be in it.
+    started, finished = tmp_path / "started", tmp_path / "finished"
+    pyinfra = Path(sys.executable).with_name("pyinfra")
+    command = f"touch {started}; sleep 2; touch {finished}"
+    with subprocess.Popen(
+        [str(pyinfra), "-y", f"@{NAME}/demo", "exec", "--", command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as process:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+    time.sleep(2.5)
+    assert not finished.exists(), "the command kept running after Ctrl-C"
+
+
+def test_a_nul_byte_in_a_command_is_an_os_error(host: Host) -> None:
+    # pyinfra only catches OSError and TimeoutError from a connector.
+    with pytest.raises(OSError, match="null byte"):
+        host.run_shell_command("echo \x00")

@@ -9,17 +9,23 @@ bytes through its pipes in bounded chunks. It knows nothing about targets: the c
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
+import subprocess
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import gevent
+from gevent import Greenlet
 from gevent.event import Event
 from gevent.hub import get_hub
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
 CHUNK_SIZE = 64 * 1024
+TERM_GRACE_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
 
 LineCallback = Callable[[str, str], None]
@@ -41,7 +47,7 @@ def run(
         stdin: byte chunks written to the process, then its stdin is closed.
         stdout: when given, receives raw stdout chunks instead of them being collected as lines.
         timeout: seconds the whole run may take. When they pass, the process and everything it
-            started in its session are killed and :class:`TimeoutError` is raised.
+            started are stopped and :class:`TimeoutError` is raised.
         on_line: called for every output line as it arrives (used to print output live).
 
     Returns:
@@ -52,23 +58,12 @@ def run(
         OSError: the program cannot be started, or its pipes fail.
         TimeoutError: ``timeout`` passed; the process has been killed.
     """
-    hub = get_hub()
-    watch = _can_watch_children(hub)
-    if watch:
-        hub.loop.install_sigchld()
     child = _Child(argv)
-    exited = Event()
-    status: list[int] = []
-    watcher: Any = None
-    if watch:
-        # Start watching before anything can yield to the loop, or the exit could be missed.
-        watcher = hub.loop.child(child.pid)
-        watcher.start(lambda: (status.append(watcher.rstatus), exited.set()))
     combined: list[OutputLine] = []
     stdout_lines = _Lines("stdout", combined, on_line)
     stderr_lines = _Lines("stderr", combined, on_line)
-    workers = [
-        gevent.spawn(_write_all, child, stdin),
+    writer: Greenlet[..., None] = gevent.spawn(_write_all, child, stdin)
+    readers: list[Greenlet[..., None]] = [
         gevent.spawn(_read_all, child.stdout, stdout or stdout_lines.feed),
         gevent.spawn(_read_all, child.stderr, stderr_lines.feed),
     ]
@@ -77,11 +72,8 @@ def run(
         if deadline is not None:
             deadline.start()
         try:
-            gevent.joinall(workers[1:], raise_error=True)
-            if watch:
-                exited.wait()
-            else:
-                status.append(os.waitpid(child.pid, 0)[1])
+            gevent.joinall(readers, raise_error=True)
+            status = child.wait()
         except gevent.Timeout as expired:
             if expired is not deadline:
                 raise
@@ -89,28 +81,23 @@ def run(
     finally:
         if deadline is not None:
             deadline.close()
-        if not status:
-            child.kill()
-            if watch:
-                exited.wait(KILL_GRACE_SECONDS)
-        gevent.killall(workers)
-        if watcher is not None:
-            watcher.close()
+        child.stop()
+        gevent.killall([writer, *readers])
         child.close()
-    workers[0].get()  # re-raise a failure to read the local source of stdin
+    writer.get()  # re-raise a failure to read the local source of stdin
     stdout_lines.close()
     stderr_lines.close()
-    return os.waitstatus_to_exitcode(status[0]), CommandOutput(combined)
+    return os.waitstatus_to_exitcode(status), CommandOutput(combined)
 
 
-def stdin_lines(stdin: object) -> Iterator[bytes]:
+def stdin_lines(stdin: str | bytes | Iterable[str | bytes] | None) -> Iterator[bytes]:
     """Encode pyinfra's ``_stdin`` argument the way pyinfra's own connectors do.
 
     A string is one line, a list or a file object is several; each line gets a trailing newline.
     """
     if not stdin:
         return
-    lines: Iterable[Any] = [stdin] if isinstance(stdin, (str, bytes)) else stdin  # type: ignore[assignment]
+    lines = [stdin] if isinstance(stdin, (str, bytes)) else stdin
     batch = bytearray()
     for line in lines:
         data = line.encode() if isinstance(line, str) else bytes(line)
@@ -122,40 +109,31 @@ def stdin_lines(stdin: object) -> Iterator[bytes]:
         yield bytes(batch)
 
 
-def _can_watch_children(hub: Any) -> bool:
-    # libev and libuv only deliver child exits to the default loop (the main thread's).
-    return bool(getattr(hub.loop, "default", False))
-
-
 class _Child:
-    """A spawned process in its own session, with non-blocking pipes."""
+    """A spawned process, with non-blocking pipes and a cooperative wait for its exit."""
 
     def __init__(self, argv: Sequence[str]) -> None:
         if not argv:
             raise OSError("empty command")
+        hub = get_hub()
+        # gevent delivers child exits only to the main thread's loop; elsewhere, wait by blocking.
+        self._watcher: Any = None
+        if getattr(hub.loop, "default", False):
+            hub.loop.install_sigchld()
         pipes = [os.pipe() for _ in range(3)]
-        actions = [
-            (os.POSIX_SPAWN_DUP2, pipes[0][0], 0),
-            (os.POSIX_SPAWN_DUP2, pipes[1][1], 1),
-            (os.POSIX_SPAWN_DUP2, pipes[2][1], 2),
-        ]
-        restore = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
         try:
-            try:
-                self.pid = os.posix_spawnp(
-                    argv[0], list(argv), os.environ, file_actions=actions,
-                    setsid=True, setsigdef=restore, setsigmask=(),
-                )
-            except NotImplementedError:  # no POSIX_SPAWN_SETSID: a new process group still lets us kill it
-                self.pid = os.posix_spawnp(
-                    argv[0], list(argv), os.environ, file_actions=actions,
-                    setpgroup=0, setsigdef=restore, setsigmask=(),
-                )
+            self.pid = _spawn(argv, stdin=pipes[0][0], stdout=pipes[1][1], stderr=pipes[2][1])
         except BaseException:
             for read_end, write_end in pipes:
                 os.close(read_end)
                 os.close(write_end)
             raise
+        self.status: int | None = None
+        self._exited = Event()
+        if getattr(hub.loop, "default", False):
+            # Start watching before anything can yield to the loop, or the exit could be missed.
+            self._watcher = hub.loop.child(self.pid)
+            self._watcher.start(self._on_exit)
         for fd in (pipes[0][0], pipes[1][1], pipes[2][1]):
             os.close(fd)
         self.stdin, self.stdout, self.stderr = pipes[0][1], pipes[1][0], pipes[2][0]
@@ -163,13 +141,49 @@ class _Child:
             os.set_blocking(fd, False)
         self._open = [self.stdin, self.stdout, self.stderr]
 
-    def kill(self) -> None:
-        """Kill the process and everything else in its session."""
+    def _on_exit(self) -> None:
+        self.status = self._watcher.rstatus
+        self._exited.set()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The raw wait status, once the process has exited (``timeout`` applies to the loop only)."""
+        if self._watcher is None:  # not on the main thread's loop: poll, blocking this thread only
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self.status is None:
+                pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+                if pid:
+                    self.status = status
+                elif deadline is not None and time.monotonic() >= deadline:
+                    break
+                else:
+                    time.sleep(0.01)
+        else:
+            self._exited.wait(timeout)
+        if self.status is None:
+            raise TimeoutError(f"process {self.pid} did not exit")
+        return self.status
+
+    def _exited_within(self, seconds: float) -> bool:
         try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            # Gone already, or it changed user (sudo) and is not ours to signal.
-            pass
+            self.wait(seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Make sure the process and everything it started are gone if it has not exited.
+
+        SIGTERM first (``sudo`` relays it to the command it runs as another user), then SIGKILL.
+        """
+        if self.status is None:
+            tree = [self.pid, *_descendants(self.pid)]
+            _signal_all(tree, signal.SIGTERM)
+            if not self._exited_within(TERM_GRACE_SECONDS):
+                tree += _descendants(self.pid)
+            _signal_all(tree, signal.SIGKILL)  # what TERM left, and what it started meanwhile
+            self._exited_within(KILL_GRACE_SECONDS)
+        if self._watcher is not None:
+            self._watcher.close()
 
     def close(self, fd: int | None = None) -> None:
         """Close one of the pipes (all of them when ``fd`` is None), each exactly once."""
@@ -177,6 +191,70 @@ class _Child:
             if open_fd in self._open:
                 self._open.remove(open_fd)
                 os.close(open_fd)
+
+
+def _spawn(argv: Sequence[str], *, stdin: int, stdout: int, stderr: int) -> int:
+    """Start ``argv`` with ``posix_spawn``: fast, and safe to call with gevent's monkey-patching.
+
+    The process stays in pyinfra's process group, so a Ctrl-C in the terminal reaches it, as it
+    reaches the commands of pyinfra's own ``@local``.
+    """
+    actions = [
+        (os.POSIX_SPAWN_DUP2, stdin, 0),
+        (os.POSIX_SPAWN_DUP2, stdout, 1),
+        (os.POSIX_SPAWN_DUP2, stderr, 2),
+    ]
+    # Python ignores SIGPIPE; the child gets the default back, as with subprocess.
+    restore = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
+    try:
+        return os.posix_spawnp(
+            argv[0], list(argv), os.environ, file_actions=actions, setsigdef=restore, setsigmask=()
+        )
+    except ValueError as error:  # a NUL byte in the command line: refuse it the way pyinfra expects
+        raise OSError(errno.EINVAL, f"cannot run {argv[0]!r}: {error}") from None
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs, from the process table (empty if unreadable)."""
+    children: dict[int, list[int]] = {}
+    for child, parent in _process_table():
+        children.setdefault(parent, []).append(child)
+    found, queue = [], list(children.get(pid, ()))
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, ()))
+    return found
+
+
+def _process_table() -> Iterator[tuple[int, int]]:
+    """``(pid, parent pid)`` of every process: from /proc where there is one, else from ``ps``."""
+    if os.path.isdir("/proc/self"):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as stat:
+                        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+                        fields = stat.read().rsplit(b")", 1)[1].split()
+                except OSError:
+                    continue  # exited meanwhile
+                yield int(entry), int(fields[1])
+        return
+    try:
+        # ps lives in different places on different systems: look it up on PATH.
+        listing = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, check=True)  # noqa: S607
+    except (OSError, subprocess.CalledProcessError):
+        return
+    for line in listing.stdout.splitlines():
+        pid, ppid = line.split()
+        yield int(pid), int(ppid)
+
+
+def _signal_all(pids: Iterable[int], signum: int) -> None:
+    for pid in pids:
+        # ProcessLookupError: gone already. PermissionError: another user's (sudo's command).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
 def _write_all(child: _Child, chunks: Iterable[bytes]) -> None:

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.connectors import get_all_connectors
 from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,18 +68,47 @@ class Contract:
         return target or None
 
 
+_CONTRACT = pytest.StashKey[Contract]()
+_SKIPPED = pytest.StashKey[dict[str, int]]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("connector contract")
-    group.addoption("--connector", help=f"entry-point name of the connector to check (default: from {CONFIG_NAME})")
-    group.addoption("--target", help="what follows @NAME/ (default: from the configuration; empty means @NAME)")
-    group.addoption("--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)")
+    group.addoption(
+        "--connector", help=f"entry-point name of the connector to check (default: from {CONFIG_NAME})"
+    )
+    group.addoption(
+        "--target", help="what follows @NAME/ (default: from the configuration; empty means @NAME)"
+    )
+    group.addoption(
+        "--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "executing: needs a connector that executes commands (handles_execution)")
+    config.addinivalue_line(
+        "markers", "executing: needs a connector that executes commands (handles_execution)"
+    )
     config.addinivalue_line("markers", "inventory_only: needs an inventory-only connector")
-    config.addinivalue_line("markers", "capability(name): needs a capability the configuration may declare unsupported")
+    config.addinivalue_line(
+        "markers", "capability(name): needs a capability the configuration may declare unsupported"
+    )
     config.stash[_SKIPPED] = {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``bad_target`` tests once for every argument the configuration lists."""
+    if "bad_target" in metafunc.fixturenames:
+        bad_targets = _contract(metafunc.config).bad_targets
+        metafunc.parametrize(
+            "bad_target", bad_targets, ids=[f"bad_targets[{i}]" for i in range(len(bad_targets))]
+        )
+
+
+def _contract(config: pytest.Config) -> Contract:
+    if _CONTRACT not in config.stash:
+        config.stash[_CONTRACT] = _load_contract(config)
+    return config.stash[_CONTRACT]
 
 
 def _load_contract(config: pytest.Config) -> Contract:
@@ -94,7 +125,9 @@ def _load_contract(config: pytest.Config) -> Contract:
         )
     connector = config.getoption("--connector", None) or data.get("connector")
     if not connector:
-        raise pytest.UsageError(f"connector contract: name a connector with --connector or 'connector' in {path}")
+        raise pytest.UsageError(
+            f"connector contract: name a connector with --connector or 'connector' in {path}"
+        )
     target = config.getoption("--target", None)
     unsupported = set(data.get("unsupported", ()))
     # A capability that needs a value in the configuration is not offered without one.
@@ -113,15 +146,9 @@ def _load_contract(config: pytest.Config) -> Contract:
     )
 
 
-_CONTRACT = pytest.StashKey[Contract]()
-_SKIPPED = pytest.StashKey[dict[str, int]]()
-
-
 @pytest.fixture(scope="session")
 def contract(pytestconfig: pytest.Config) -> Contract:
-    if _CONTRACT not in pytestconfig.stash:
-        pytestconfig.stash[_CONTRACT] = _load_contract(pytestconfig)
-    return pytestconfig.stash[_CONTRACT]
+    return _contract(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +165,9 @@ def connector_cls(contract: Contract) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _contract_requirements(request: pytest.FixtureRequest, contract: Contract, connector_cls: Any) -> Iterator[None]:
+def _contract_requirements(
+    request: pytest.FixtureRequest, contract: Contract, connector_cls: Any
+) -> Iterator[None]:
     """Skip, with a reason, what does not apply to this connector or what it declared unsupported."""
     executing = bool(connector_cls.handles_execution)
     if request.node.get_closest_marker("executing") and not executing:
@@ -196,7 +225,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("-", f"connector contract: @{contract.connector}")
     skipped = config.stash[_SKIPPED]
     for name, count in sorted(skipped.items()):
-        terminalreporter.write_line(f"not checked, not offered per {CONFIG_NAME}: {name} ({CAPABILITIES[name]}): {count} test(s)")
+        terminalreporter.write_line(
+            f"not checked, not offered per {CONFIG_NAME}: {name} ({CAPABILITIES[name]}): {count} test(s)"
+        )
     if not skipped:
         terminalreporter.write_line("every capability this connector's checks need was checked")
 

@@ -13,14 +13,17 @@ from typing import Any
 
 import gevent
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
-from pyinfra.facts import files as file_facts
-from pyinfra.facts import server as server_facts
+from pyinfra.api.state import State
+from pyinfra.connectors.util import CommandOutput
+from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
+from typing_extensions import override
 
 from .conftest import Contract
 
@@ -29,8 +32,8 @@ pytestmark = pytest.mark.executing
 AWKWARD_NAME = "sp ace 'single' \"double\" $HOME `tick` \\ ünïcødé 😀.bin"
 
 
-def run(host: Host, command: str, **arguments: Any) -> tuple[bool, Any]:
-    return host.run_shell_command(command, **arguments)  # type: ignore[no-any-return]
+def run(host: Host, command: str, **arguments: Any) -> tuple[bool, CommandOutput]:
+    return host.run_shell_command(command, **arguments)
 
 
 def stdout(host: Host, command: str, **arguments: Any) -> str:
@@ -178,7 +181,9 @@ def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> No
     assert time.monotonic() - started < 10, "_timeout=1 took far longer than a second"
     size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()
     time.sleep(0.5)
-    assert stdout(host, f"wc -c <{shlex.quote(beat)}").strip() == size, "the command kept running after its timeout"
+    assert stdout(host, f"wc -c <{shlex.quote(beat)}").strip() == size, (
+        "the command kept running after its timeout"
+    )
 
 
 # Files
@@ -264,13 +269,17 @@ def test_get_file_overwrites_an_existing_local_file(host: Host, remote_dir: str,
     assert local.read_text() == "new\n"
 
 
-def test_get_file_of_a_missing_file_raises_and_leaves_nothing(host: Host, remote_dir: str, tmp_path: Path) -> None:
+def test_get_file_of_a_missing_file_raises_and_leaves_nothing(
+    host: Host, remote_dir: str, tmp_path: Path
+) -> None:
     with pytest.raises(OSError):
         host.get_file(f"{remote_dir}/missing", str(tmp_path / "local"))
     assert list(tmp_path.iterdir()) == []
 
 
-def test_get_file_of_a_missing_file_keeps_an_existing_local_file(host: Host, remote_dir: str, tmp_path: Path) -> None:
+def test_get_file_of_a_missing_file_keeps_an_existing_local_file(
+    host: Host, remote_dir: str, tmp_path: Path
+) -> None:
     local = tmp_path / "local"
     local.write_text("keep me")
     with pytest.raises(OSError):
@@ -306,16 +315,24 @@ class _FailingReader(io.RawIOBase):
     def __init__(self, size: int, good_bytes: int) -> None:
         self.size, self.good_bytes, self.position = size, good_bytes, 0
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def seekable(self) -> bool:
         return True
 
+    @override
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self.position = {io.SEEK_SET: offset, io.SEEK_CUR: self.position + offset, io.SEEK_END: self.size + offset}[whence]
+        self.position = {
+            io.SEEK_SET: offset,
+            io.SEEK_CUR: self.position + offset,
+            io.SEEK_END: self.size + offset,
+        }[whence]
         return self.position
 
+    @override
     def readinto(self, buffer: Any) -> int:
         if self.position >= self.good_bytes:
             raise OSError("simulated read error")
@@ -350,10 +367,12 @@ def test_connect_to_an_unreachable_target_raises_connect_error(contract: Contrac
 
 def test_facts(host: Host, remote_dir: str) -> None:
     hostname = host.get_fact(server_facts.Hostname)
-    assert isinstance(hostname, str) and hostname
+    assert isinstance(hostname, str)
+    assert hostname
     host.put_file(io.BytesIO(b"12345"), f"{remote_dir}/file")
     info = host.get_fact(file_facts.File, path=f"{remote_dir}/file")
-    assert info and info["size"] == 5
+    assert info
+    assert info["size"] == 5
     assert host.get_fact(file_facts.File, path=f"{remote_dir}/missing") is None
 
 
@@ -402,11 +421,14 @@ def test_planning_without_running_changes_nothing(
 
 
 @pytest.mark.capability("many-hosts")
-def test_many_hosts_at_once_each_see_only_their_own(contract: Contract, connected: Callable[..., State]) -> None:
+def test_many_hosts_at_once_each_see_only_their_own(
+    contract: Contract, connected: Callable[..., State]
+) -> None:
     names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
     state = connected(*names)
     hosts = list(state.inventory)
-    assert len(hosts) == 20 and set(state.activated_hosts) == set(hosts)
+    assert len(hosts) == 20
+    assert set(state.activated_hosts) == set(hosts), "not every host connected"
 
     def exercise(host: Host) -> tuple[str, bytes]:
         marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]

@@ -7,8 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
 from pyinfra.facts.server import Hostname
 
 from .conftest import Contract, describe, pyinfra
@@ -17,7 +19,9 @@ pytestmark = pytest.mark.executing
 
 
 def test_cli_exec(contract: Contract) -> None:
-    result = pyinfra("-y", contract.inventory_name(), "exec", "--", "echo", "contract-says-hi", cwd=contract.config_dir)
+    result = pyinfra(
+        "-y", contract.inventory_name(), "exec", "--", "echo", "contract-says-hi", cwd=contract.config_dir
+    )
     assert result.returncode == 0, describe(result)
     assert "contract-says-hi" in result.stdout + result.stderr, describe(result)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pyinfra.api import Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connectors import get_all_connectors, get_execution_connectors
 from pyinfra.api.exceptions import InventoryError
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
 
 from .conftest import Contract, describe, pyinfra
 
@@ -20,28 +22,34 @@ def test_make_names_data_yields_name_data_groups_tuples(connector_cls: Any, cont
     hosts = names_data(connector_cls, contract)
     assert hosts, f"{contract.inventory_name()} yielded no hosts"
     for entry in hosts:
-        assert isinstance(entry, tuple) and len(entry) == 3, f"not a (name, data, groups) tuple: {entry!r}"
+        assert isinstance(entry, tuple), f"not a (name, data, groups) tuple: {entry!r}"
+        assert len(entry) == 3, f"not a (name, data, groups) tuple: {entry!r}"
         name, data, groups = entry
-        assert isinstance(name, str) and name, f"host name must be a non-empty str: {name!r}"
+        assert isinstance(name, str), f"host name must be a str: {name!r}"
+        assert name, "host name must not be empty"
         assert isinstance(data, dict), f"{name}: data must be a dict, got {type(data).__name__}"
         assert isinstance(groups, list), f"{name}: groups must be a list, got {type(groups).__name__}"
 
 
 def test_host_names_are_unique(connector_cls: Any, contract: Contract) -> None:
     names = [name for name, _, _ in names_data(connector_cls, contract)]
-    assert len(names) == len(set(names)), f"duplicate host names: {sorted(n for n in names if names.count(n) > 1)}"
+    assert len(names) == len(set(names)), (
+        f"duplicate host names: {sorted(n for n in names if names.count(n) > 1)}"
+    )
 
 
 def test_groups_are_flat_strings(connector_cls: Any, contract: Contract) -> None:
     for name, _, groups in names_data(connector_cls, contract):
         for group in groups:
-            assert isinstance(group, str) and group, f"{name}: groups must be non-empty strings, got {group!r}"
+            assert isinstance(group, str), f"{name}: groups must be strings, got {group!r}"
+            assert group, f"{name}: groups must not be empty strings"
 
 
 def test_host_data_is_data_pyinfra_accepts(connector_cls: Any, contract: Contract) -> None:
     for name, data, _ in names_data(connector_cls, contract):
         for key in data:
-            assert isinstance(key, str) and key, f"{name}: data keys must be non-empty strings, got {key!r}"
+            assert isinstance(key, str), f"{name}: data keys must be strings, got {key!r}"
+            assert key, f"{name}: data keys must not be empty"
     # Building the hosts runs the executing connector's own data type checks.
     state = State(Inventory(([contract.inventory_name()], {})), Config())
     assert len(state.inventory) == len(names_data(connector_cls, contract))
@@ -52,16 +60,9 @@ def test_same_argument_gives_same_hosts_twice(connector_cls: Any, contract: Cont
     first = names_data(connector_cls, contract)
     second = names_data(connector_cls, contract)
     assert first == second
-    for (_, data_1, groups_1), (_, data_2, groups_2) in zip(first, second):
+    for (_, data_1, groups_1), (_, data_2, groups_2) in zip(first, second, strict=True):
         assert data_1 is not data_2, "pyinfra updates host data in place; yield a new dict every time"
         assert groups_1 is not groups_2, "pyinfra extends groups in place; yield a new list every time"
-
-
-@pytest.fixture(params=range(4), ids=lambda index: f"bad_targets[{index}]")
-def bad_target(request: pytest.FixtureRequest, contract: Contract) -> str:
-    if request.param >= len(contract.bad_targets):
-        pytest.skip(f"'bad_targets' in the configuration lists {len(contract.bad_targets)} argument(s)")
-    return contract.bad_targets[request.param]
 
 
 def test_bad_argument_raises_inventory_error(connector_cls: Any, contract: Contract, bad_target: str) -> None:
@@ -90,23 +91,28 @@ def test_inventory_hosts_carry_the_yielded_groups_and_data(connector_cls: Any, c
         for group in groups:
             assert host in inventory.get_group(group)
         for key, value in data.items():
-            assert host.data.get(key) == value, f"{host.name}: data {key!r} is {host.data.get(key)!r}, not {value!r}"
+            assert host.data.get(key) == value, (
+                f"{host.name}: data {key!r} is {host.data.get(key)!r}, not {value!r}"
+            )
 
 
 def test_inventory_host_data_overrides_connector_data(connector_cls: Any, contract: Contract) -> None:
-    name, data, _ = names_data(connector_cls, contract)[0]
+    _, data, _ = names_data(connector_cls, contract)[0]
     key = next((key for key, value in data.items() if isinstance(value, str)), "contract_probe")
     value = "set-by-the-inventory"
     inventory = Inventory(([(contract.inventory_name(), {key: value})], {}))
     for host in inventory:
-        assert host.data.get(key) == value, f"{host.name}: inventory data {key!r} did not override the connector's"
+        assert host.data.get(key) == value, (
+            f"{host.name}: inventory data {key!r} did not override the connector's"
+        )
 
 
 @pytest.mark.inventory_only
 def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contract: Contract) -> None:
     for name, data, _ in names_data(connector_cls, contract):
         hostname = data.get("ssh_hostname", name)
-        assert isinstance(hostname, str) and hostname, f"{name}: needs an ssh_hostname string"
+        assert isinstance(hostname, str), f"{name}: ssh_hostname must be a string"
+        assert hostname, f"{name}: ssh_hostname must not be empty"
     ssh = get_all_connectors()["ssh"]
     state = State(Inventory(([contract.inventory_name()], {})), Config())
     for host in state.inventory:
@@ -126,6 +132,8 @@ def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
 def test_cli_rejects_a_bad_argument(contract: Contract) -> None:
     if not contract.bad_targets:
         pytest.skip("'bad_targets' in the configuration is empty")
-    result = pyinfra(contract.inventory_name(contract.bad_targets[0]), "debug-inventory", cwd=contract.config_dir)
+    result = pyinfra(
+        contract.inventory_name(contract.bad_targets[0]), "debug-inventory", cwd=contract.config_dir
+    )
     assert result.returncode != 0, describe(result)
     assert "Traceback" not in result.stderr, describe(result)
