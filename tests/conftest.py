@@ -63,3 +63,10 @@ def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
         return installed[key]
 
     return get
+
+
+@pytest.fixture
+def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
+    """The installation a test is parametrized with: ``(variant, "latest" or "floor")``."""
+    variant, pyinfra = request.param
+    return install(variant, pyinfra)  # type: ignore[no-any-return]

@@ -127,3 +127,16 @@ class Installed:
 
 def has_passwordless(probe: str) -> bool:
     return subprocess.run(f"{probe} </dev/null >/dev/null 2>&1", shell=True, check=False).returncode == 0
+
+
+def installs(kind: str | None = None) -> list[Any]:
+    """(variant, pyinfra) pairs for the ``installed`` fixture, each on the worker of its variant.
+
+    Every variant gets ``latest``; the two default variants also get ``floor``.
+    """
+    return [
+        pytest.param((variant, pyinfra), marks=pytest.mark.xdist_group(variant), id=f"{variant}-{pyinfra}")
+        for variant, answers in VARIANTS.items()
+        if kind in (None, answers["connector_kind"])
+        for pyinfra in (("latest", "floor") if variant in ("executing", "inventory") else ("latest",))
+    ]

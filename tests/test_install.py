@@ -11,23 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import IN_CI, PYINFRA_MIN, VARIANTS, Installed, describe, has_passwordless, run
-
-def installs(kind: str | None = None) -> list[Any]:
-    """(variant, pyinfra) pairs to install, each kept on one worker with its variant's other tests."""
-    return [
-        pytest.param((variant, pyinfra), marks=pytest.mark.xdist_group(variant), id=f"{variant}-{pyinfra}")
-        for variant, answers in VARIANTS.items()
-        if kind in (None, answers["connector_kind"])
-        for pyinfra in (("latest", "floor") if variant in ("executing", "inventory") else ("latest",))
-    ]
-
-
-@pytest.fixture
-def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
-    variant, pyinfra = request.param
-    return install(variant, pyinfra)  # type: ignore[no-any-return]
-
+from support import IN_CI, PYINFRA_MIN, Installed, describe, has_passwordless, installs, run
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)
 def test_pyinfra_version_is_the_one_asked_for(installed: Installed) -> None:

@@ -8,6 +8,7 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,13 @@ def remote_sha256(host: Host, path: str) -> str:
     return digest.split()[0]
 
 
+@contextmanager
+def must_finish_within(seconds: float, what: str) -> Iterator[None]:
+    """Fail, rather than hang, when a connector blocks (it must cooperate with gevent anyway)."""
+    with gevent.Timeout(seconds, AssertionError(f"{what} did not finish within {seconds} s: a deadlock?")):
+        yield
+
+
 @pytest.fixture
 def remote_dir(host: Host) -> Iterator[str]:
     """A new, empty directory on the target, removed afterwards."""
@@ -85,7 +93,8 @@ def test_stdout_and_stderr_are_kept_apart_and_in_order(host: Host) -> None:
 def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
     # 2 MB on stderr first, then 10 MB on stdout: reading one stream at a time would hang.
     command = "yes e | head -c 2000000 >&2; yes 0123456789abcdefghi | head -c 10000000"
-    ok, output = run(host, command, _timeout=120)
+    with must_finish_within(30, "12 MB of output"):
+        ok, output = run(host, command)
     assert ok
     assert len(output.stdout_lines) == 500_000
     assert set(output.stdout_lines) == {"0123456789abcdefghi"}
@@ -95,7 +104,8 @@ def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
 def test_large_stdin_while_the_command_writes_output(host: Host) -> None:
     # Writing all stdin before reading any output deadlocks once both pipes fill up.
     lines = [f"line {index}" for index in range(200_000)]
-    ok, output = run(host, "cat", _stdin=lines, _timeout=120)
+    with must_finish_within(30, "1.3 MB through cat"):
+        ok, output = run(host, "cat", _stdin=lines)
     assert ok
     assert output.stdout_lines == lines
 
@@ -174,9 +184,11 @@ def test_su_user_reaches_the_command(host: Host) -> None:
 
 def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> None:
     beat = f"{remote_dir}/heartbeat"
-    command = f"while :; do echo . >>{shlex.quote(beat)}; sleep 0.05; done"
+    # Beats until remote_dir is removed, so that a connector that leaves it running does not leave
+    # it running for ever.
+    command = f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; sleep 0.05; done"
     started = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with must_finish_within(15, "a command with _timeout=1"), pytest.raises(TimeoutError):
         run(host, command, _timeout=1)
     assert time.monotonic() - started < 10, "_timeout=1 took far longer than a second"
     size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()

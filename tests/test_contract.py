@@ -1,0 +1,329 @@
+"""The baked contract is a conformance suite: portable, and it catches broken connectors.
+
+* Copied out of a baked project, it runs against a connector nobody here wrote: pyinfra's own
+  ``@local``, whose known defects it must report, and only those.
+* Run against deliberately broken copies of the baked connectors (one defect each), at least the
+  test that covers that defect fails.
+* The baked executing connector with only ``target_argv`` changed to an exec-style command line
+  passes the whole contract, including connect() to an unreachable target; a copy whose
+  ``connect`` checks nothing fails that test.
+
+A broken copy shadows the installed package through PYTHONPATH, for pytest and for the ``pyinfra``
+command line the contract starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import Installed, describe, run
+
+PORTABILITY_PYINFRA = "3.10.0"
+
+# pyinfra 3.10.0's @local, through the contract copied out of a baked project.
+LOCAL_CONFIG = """\
+connector = "local"
+target = ""
+bad_targets = ["anything"]
+unsupported = []
+"""
+LOCAL_DEFECTS = {
+    # It writes all of stdin before reading any output: a large stdin through `cat` deadlocks.
+    "test_large_stdin_while_the_command_writes_output",
+    # On _timeout it stops reading but leaves the command running.
+    "test_timeout_raises_and_stops_the_command",
+    # get_file writes bytes into a text file object: TypeError instead of the text.
+    "test_get_file_into_file_objects",
+    # get_file passes the remote path to `cp` unquoted.
+    "test_remote_paths_are_quoted[awkward]",
+}
+LOCAL_NOT_OFFERED = {
+    "test_connect_to_an_unreachable_target_raises_connect_error",  # @local is always reachable
+    "test_many_hosts_at_once_each_see_only_their_own",  # there is only one @local
+    "test_cli_deploy_on_many_hosts",
+    "test_inventory_only_hosts_are_reachable_over_ssh",  # @local executes commands itself
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    skipped: set[str] = field(default_factory=set)
+
+
+def run_contract(python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Outcome, Any]:
+    result = run(
+        [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}", "-o", "junit_family=xunit2", *args],
+        cwd=cwd,
+        env=env or {},
+    )
+    outcome = Outcome()
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome.failed.add(name)
+        elif case.find("skipped") is not None:
+            outcome.skipped.add(name)
+        else:
+            outcome.passed.add(name)
+    return outcome, result
+
+
+@pytest.fixture(scope="session")
+def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[str, Path]:
+    """A project that is not the baked one: the contract and its configuration, copied, and a
+    venv with a pinned pyinfra and the contract's test dependencies, but no baked package."""
+    baked = bake("executing")
+    project = tmp_path_factory.mktemp("other-project")
+    shutil.copytree(baked.path / "tests" / "contract", project / "tests" / "contract")
+    (project / "tests" / "connector-contract.toml").write_text(LOCAL_CONFIG)
+    venv = project / ".venv"
+    for step in (
+        ["python3", "-m", "venv", str(venv)],
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", f"pyinfra=={PORTABILITY_PYINFRA}", "pytest", "tomli"],
+    ):
+        result = run(step, cwd=project)
+        assert result.returncode == 0, describe(result)
+    return str(venv / "bin/python"), project
+
+
+@pytest.mark.xdist_group("other-project")
+def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(other_project: tuple[str, Path], tmp_path: Path) -> None:
+    python, project = other_project
+    outcome, result = run_contract(python, project, tmp_path / "junit.xml", "tests/contract")
+    assert outcome.failed == LOCAL_DEFECTS, describe(result)
+    assert outcome.skipped == LOCAL_NOT_OFFERED, describe(result)
+    assert {"test_exit_status_sets_the_success_flag", "test_cli_exec", "test_put_file_overwrites_an_existing_file"} <= outcome.passed
+    assert "connector contract: @local" in result.stdout
+    assert "not checked, not offered per connector-contract.toml: many-hosts" in result.stdout
+
+
+# Deliberately broken copies of the baked connectors: (file, old text, new text) edits, each old
+# text found exactly once, and the tests that must fail.
+
+
+@dataclass(frozen=True)
+class Mutant:
+    kind: str
+    edits: tuple[tuple[str, str, str], ...]
+    must_fail: frozenset[str]
+    exec_style: bool = False
+
+
+MUTANTS = {
+    "ignores-exit-status": Mutant(
+        "executing",
+        (("connector.py", "return status in success_exit_codes, output", "return True, output"),),
+        frozenset({"test_exit_status_sets_the_success_flag"}),
+    ),
+    "ignores-success-exit-codes": Mutant(
+        "executing",
+        (("connector.py", 'control.get("_success_exit_codes") or (0,)', "(0,)"),),
+        frozenset({"test_success_exit_codes_decide_success"}),
+    ),
+    "mixes-stderr-into-stdout": Mutant(
+        "executing",
+        (("_process.py", 'stderr_lines = _Lines("stderr"', 'stderr_lines = _Lines("stdout"'),),
+        frozenset({"test_stdout_and_stderr_are_kept_apart_and_in_order"}),
+    ),
+    "shares-output-between-commands": Mutant(
+        "executing",
+        (
+            ("_process.py", "    combined: list[OutputLine] = []\n", "    combined = _ALL_LINES\n"),
+            ("_process.py", "CHUNK_SIZE = 64 * 1024\n", "CHUNK_SIZE = 64 * 1024\n_ALL_LINES: list[OutputLine] = []\n"),
+        ),
+        frozenset({"test_many_hosts_at_once_each_see_only_their_own"}),
+    ),
+    "drops-env": Mutant(
+        "executing",
+        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_env", None)\n'),),
+        frozenset({"test_env_reaches_the_command"}),
+    ),
+    "drops-chdir": Mutant(
+        "executing",
+        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_chdir", None)\n'),),
+        frozenset({"test_chdir_reaches_the_command"}),
+    ),
+    "drops-shell-executable": Mutant(
+        "executing",
+        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_shell_executable", None)\n'),),
+        frozenset({"test_shell_executable_reaches_the_command"}),
+    ),
+    "drops-sudo": Mutant(
+        "executing",
+        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n'),),
+        frozenset({"test_sudo_wraps_the_command_that_runs", "test_sudo_user_reaches_the_command"}),
+    ),
+    "drops-su": Mutant(
+        "executing",
+        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n'),),
+        frozenset({"test_su_user_reaches_the_command"}),
+    ),
+    "ignores-stdin": Mutant(
+        "executing",
+        (("connector.py", 'partial(_process.stdin_lines, control.get("_stdin"))', "partial(_process.stdin_lines, None)"),),
+        frozenset({"test_stdin_as_a_string", "test_stdin_as_lines", "test_stdin_as_a_file_object"}),
+    ),
+    "leaves-the-command-running-on-timeout": Mutant(
+        "executing",
+        (("_process.py", "            _signal_all(tree, signal.SIGTERM)\n", "            return\n"),),
+        frozenset({"test_timeout_raises_and_stops_the_command"}),
+    ),
+    "writes-uploads-in-place": Mutant(
+        "executing",
+        (("connector.py", '(set -C; : >"$t") || exit 1\n', 'cat >"$d"; exit $?\n'),),
+        frozenset({"test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file"}),
+    ),
+    "leaves-partial-downloads": Mutant(
+        "executing",
+        (("connector.py", "            os.unlink(self.temp)\n", "            pass\n"),),
+        frozenset({"test_get_file_of_a_missing_file_raises_and_leaves_nothing"}),
+    ),
+    "does-not-quote-remote-paths": Mutant(
+        "executing",
+        (("connector.py", 'f"cat <{shlex.quote(remote_filename)}"', 'f"cat <{remote_filename}"'),),
+        frozenset({"test_remote_paths_are_quoted[awkward]"}),
+    ),
+    "reuses-host-data": Mutant(
+        "executing",
+        (
+            ("connector.py", "yield f\"@{NAME}/{name}\", {TARGET_KEY: name}, [f\"@{NAME}\"]", "yield f\"@{NAME}/{name}\", _DATA.setdefault(name, {TARGET_KEY: name}), [f\"@{NAME}\"]"),
+            ("connector.py", "SPOOL_SIZE = 1024 * 1024\n", "SPOOL_SIZE = 1024 * 1024\n_DATA: dict[str, Any] = {}\n"),
+        ),
+        frozenset({"test_same_argument_gives_same_hosts_twice"}),
+    ),
+    "bad-target-is-a-value-error": Mutant(
+        "executing",
+        (("connector.py", "        if not TARGET_PATTERN.fullmatch(name):\n            raise InventoryError(", "        if not TARGET_PATTERN.fullmatch(name):\n            raise ValueError("),),
+        frozenset({"test_bad_argument_raises_inventory_error[bad_targets[1]]", "test_bad_argument_fails_in_pyinfra_inventory[bad_targets[1]]"}),
+    ),
+    "missing-target-is-silent": Mutant(
+        "executing",
+        (("connector.py", '            raise InventoryError(f"@{NAME} needs a target', '            return\n            raise InventoryError(f"@{NAME} needs a target'),),
+        frozenset({"test_bad_argument_raises_inventory_error[bad_targets[0]]"}),
+    ),
+    "connect-checks-nothing": Mutant(
+        "executing",
+        (("connector.py", "        target = self.data[TARGET_KEY]\n        try:\n", "        return\n        target = self.data[TARGET_KEY]\n        try:\n"),),
+        frozenset({"test_connect_to_an_unreachable_target_raises_connect_error"}),
+        exec_style=True,
+    ),
+    "inventory-duplicates-a-host": Mutant(
+        "inventory",
+        (("connector.py", "        yield from hosts_from_document(load_source(name), name)\n", "        hosts = hosts_from_document(load_source(name), name)\n        yield from hosts + hosts[:1]\n"),),
+        frozenset({"test_host_names_are_unique"}),
+    ),
+    "inventory-nests-groups": Mutant(
+        "inventory",
+        (("connector.py", '[f"@{NAME}", group] if group else [f"@{NAME}"]', '[[f"@{NAME}", group]] if group else [f"@{NAME}"]'),),
+        frozenset({"test_groups_are_flat_strings"}),
+    ),
+    "inventory-reuses-hosts": Mutant(
+        "inventory",
+        (
+            ("connector.py", "        yield from hosts_from_document(load_source(name), name)\n", "        yield from _HOSTS.setdefault(name, hosts_from_document(load_source(name), name))\n"),
+            ("connector.py", "HostEntry = tuple[str, dict[str, Any], list[str]]\n", "HostEntry = tuple[str, dict[str, Any], list[str]]\n_HOSTS: dict[str, Any] = {}\n"),
+        ),
+        frozenset({"test_same_argument_gives_same_hosts_twice"}),
+    ),
+    "inventory-missing-source-is-silent": Mutant(
+        "inventory",
+        (("connector.py", "        if not name:\n            raise InventoryError(", "        if not name:\n            return\n            raise InventoryError("),),
+        frozenset({"test_bad_argument_raises_inventory_error[bad_targets[0]]"}),
+    ),
+    "inventory-bad-json-is-a-value-error": Mutant(
+        "inventory",
+        (("connector.py", "    except json.JSONDecodeError as error:\n        raise InventoryError(", "    except json.JSONDecodeError as error:\n        raise ValueError("),),
+        frozenset({"test_bad_argument_raises_inventory_error[bad_targets[3]]"}),
+    ),
+}
+
+# target_argv of the baked executing connector, and the exec-style command line that replaces it.
+DEFAULT_SEAM = 'return ["sh", "-c", command]'
+EXEC_STYLE_SEAM = 'return [{cli!r}, "exec", self.data[TARGET_KEY], "sh", "-c", command]'
+FAKE_CLI = """\
+#!/bin/sh
+# fake-cli exec TARGET COMMAND...: run COMMAND inside $FAKE_CLI_ROOT/TARGET, like `docker exec`.
+[ "$1" = exec ] || { echo "usage: fake-cli exec TARGET COMMAND..." >&2; exit 2; }
+root="$FAKE_CLI_ROOT/$2"
+[ -d "$root" ] || { echo "fake-cli: no such target: $2" >&2; exit 1; }
+shift 2
+cd "$root" && exec "$@"
+"""
+
+
+def shadow_package(installed: Installed, directory: Path, edits: tuple[tuple[str, str, str], ...]) -> Path:
+    """A copy of the baked package with ``edits`` applied, in a folder to put first on PYTHONPATH."""
+    package = installed.baked.context["package_name"]
+    shutil.copytree(installed.baked.path / "src" / package, directory / package)
+    for name, old, new in edits:
+        path = directory / package / name
+        text = path.read_text()
+        assert text.count(old) == 1, f"{name}: expected exactly one {old!r}; update the mutant to the code"
+        path.write_text(text.replace(old, new))
+    return directory
+
+
+def exec_style(tmp_path: Path, installed: Installed) -> tuple[tuple[str, str, str], dict[str, str], Path]:
+    """The seam edit, the environment and the contract configuration for an exec-style connector."""
+    cli = tmp_path / "fake-cli"
+    cli.write_text(FAKE_CLI)
+    cli.chmod(0o755)
+    root = tmp_path / "targets"
+    for target in ["demo", *(f"demo-{index}" for index in range(20))]:
+        (root / target).mkdir(parents=True)
+    config = (installed.baked.path / "tests" / "connector-contract.toml").read_text()
+    config = config.replace('unreachable_target = ""', 'unreachable_target = "nowhere"')
+    config_path = tmp_path / "connector-contract.toml"
+    config_path.write_text(config)
+    return ("connector.py", DEFAULT_SEAM, EXEC_STYLE_SEAM.format(cli=str(cli))), {"FAKE_CLI_ROOT": str(root)}, config_path
+
+
+@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"), marks=pytest.mark.xdist_group("executing"))], indirect=True)
+def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(installed: Installed, tmp_path: Path) -> None:
+    seam, env, config = exec_style(tmp_path, installed)
+    shadow = shadow_package(installed, tmp_path / "shadow", (seam,))
+    outcome, result = run_contract(
+        installed.python, installed.baked.path, tmp_path / "junit.xml",
+        "tests/contract", "--contract-config", str(config), env={**env, "PYTHONPATH": str(shadow)},
+    )
+    assert not outcome.failed, describe(result)
+    assert "test_connect_to_an_unreachable_target_raises_connect_error" in outcome.passed
+    assert outcome.skipped == {"test_inventory_only_hosts_are_reachable_over_ssh"}, describe(result)
+
+
+@pytest.mark.parametrize(
+    ("installed", "mutant"),
+    [
+        pytest.param((mutant.kind, "latest"), name, marks=pytest.mark.xdist_group(f"mutants-{mutant.kind}"), id=name)
+        for name, mutant in MUTANTS.items()
+    ],
+    indirect=["installed"],
+)
+def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str, tmp_path: Path) -> None:
+    edits = MUTANTS[mutant].edits
+    # Only the contract modules that hold the tests this defect must fail, to keep the suite quick.
+    contract = installed.baked.path / "tests" / "contract"
+    args = [
+        str(module.relative_to(installed.baked.path))
+        for module in sorted(contract.glob("test_*.py"))
+        if any(f"def {name.split('[')[0]}(" in module.read_text() for name in MUTANTS[mutant].must_fail)
+    ]
+    assert args, f"no contract module defines {sorted(MUTANTS[mutant].must_fail)}"
+    env: dict[str, str] = {}
+    if MUTANTS[mutant].exec_style:
+        seam, env, config = exec_style(tmp_path, installed)
+        edits = (seam, *edits)
+        args += ["--contract-config", str(config)]
+    shadow = shadow_package(installed, tmp_path / "shadow", edits)
+    outcome, result = run_contract(
+        installed.python, installed.baked.path, tmp_path / "junit.xml", *args, env={**env, "PYTHONPATH": str(shadow)}
+    )
+    assert outcome.failed, f"no contract test caught {mutant}\n{describe(result)}"
+    assert MUTANTS[mutant].must_fail <= outcome.failed, describe(result)
