@@ -1,10 +1,17 @@
-"""Jinja filters the template uses to embed free text safely.
+"""Jinja filters of the template: embedding free text safely, and checking answers early.
 
 cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from cookiecutter.exceptions import FailedHookException
 from cookiecutter.utils import simple_filter
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -26,3 +33,30 @@ def toml_string(value: object) -> str:
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+@cache
+def _pre_gen_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "pre_gen_project", Path(__file__).parent / "hooks" / "pre_gen_project.py"
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load hooks/pre_gen_project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@simple_filter
+def check_answers(answers: Mapping[str, object]) -> str:
+    """Run the pre-generation hook's checks while cookiecutter renders the answers.
+
+    ``__answers_checked``, the last variable in cookiecutter.json, applies this filter to every
+    answer given before it. It runs before cookiecutter creates any directory, so a bad answer
+    leaves nothing behind; the error is reported the way the hook reports it.
+    """
+    hook = _pre_gen_hook()
+    lines = hook.problems(dict(answers))
+    if lines:
+        raise FailedHookException(hook.report(lines))
+    return "yes"

@@ -58,10 +58,10 @@ def next_steps(answers: dict[str, str]) -> str:
         else f"load_source() in {where}: the one function that reads the hosts"
     )
     return f"""
-Created {answers['project_slug']}: the @{answers['connector_name']} pyinfra connector ({answers['connector_kind']}).
+Created {answers["project_slug"]}: the @{answers["connector_name"]} pyinfra connector ({answers["connector_kind"]}).
 
 Next steps:
-  cd {answers['project_slug']}
+  cd {answers["project_slug"]}
   python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip
   .venv/bin/python -m pip install -e . --group test
   .venv/bin/python -m pytest

@@ -1,8 +1,12 @@
 """Check every answer before anything is generated.
 
 Each rule is one check with one message. All problems are printed at once, one line each, on
-stderr; any problem stops generation with exit status 1 (cookiecutter then removes the project
-directory it created). Answers arrive as data (JSON), never as code.
+stderr; any problem stops generation with exit status 1. Answers arrive as data (JSON), never as
+code.
+
+The same checks also run a step earlier, while cookiecutter renders the answers
+(``check_answers`` in local_extensions.py), because cookiecutter creates the project directory
+from ``project_slug`` before this hook runs: a slug like ``a/b`` would otherwise leave ``a`` behind.
 """
 
 from __future__ import annotations
@@ -20,18 +24,57 @@ ANSWERS = r"""
 
 BUILTIN_CONNECTORS = frozenset(
     # pyinfra 3.x's own connectors, plus winrm, which pyinfra 2.x had and pyinfra-winrm provides.
-    {"local", "ssh", "docker", "podman", "chroot", "terraform", "vagrant", "dockerssh", "podmanssh", "fake", "winrm"}
+    {
+        "local",
+        "ssh",
+        "docker",
+        "podman",
+        "chroot",
+        "terraform",
+        "vagrant",
+        "dockerssh",
+        "podmanssh",
+        "fake",
+        "winrm",
+    }
 )
 # Names a generated package must not shadow: pyinfra itself and what the generated code imports.
 SHADOWED_PACKAGES = frozenset(
-    {"pyinfra", "pyinfra_cli", "gevent", "greenlet", "click", "typing_extensions", "pytest", "tomli", "hatchling"}
+    {
+        "pyinfra",
+        "pyinfra_cli",
+        "gevent",
+        "greenlet",
+        "click",
+        "typing_extensions",
+        "pytest",
+        "tomli",
+        "hatchling",
+    }
 )
 # Names connector.py defines or imports: a class of the same name would replace them.
 RESERVED_CLASS_NAMES = frozenset(
     {
-        "Any", "BaseConnector", "Callable", "CommandOutput", "ConnectError", "ConnectorArguments", "Final", "NAME",
-        "ConnectorData", "DataMeta", "HostEntry", "IO", "IOBase", "InventoryError", "Iterable",
-        "Iterator", "StringCommand", "TYPE_CHECKING", "TypedDict", "Unpack",
+        "Any",
+        "BaseConnector",
+        "Callable",
+        "CommandOutput",
+        "ConnectError",
+        "ConnectorArguments",
+        "Final",
+        "NAME",
+        "ConnectorData",
+        "DataMeta",
+        "HostEntry",
+        "IO",
+        "IOBase",
+        "InventoryError",
+        "Iterable",
+        "Iterator",
+        "StringCommand",
+        "TYPE_CHECKING",
+        "TypedDict",
+        "Unpack",
     }
 )
 LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -63,7 +106,9 @@ def snake(value: str) -> str:
 
 
 def pascal(value: str) -> str:
-    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", value)).lstrip("0123456789")
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", value)).lstrip(
+        "0123456789"
+    )
 
 
 def slug(value: str) -> str:
@@ -76,61 +121,108 @@ Rule = tuple[str, Callable[[str], bool], str, Callable[[str], str] | None]
 NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 CLASS = re.compile(r"[A-Z][A-Za-z0-9]*")
 DISTRIBUTION = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
-EMAIL = re.compile(r"[^@\s\"'<>(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+EMAIL = re.compile(
+    r"[^@\s\"'<>(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
 URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~%!$&()*+,;=:@/-]*)?")
 ONE_LINE_FIELDS = ("description", "author_name")
 
 RULES: list[Rule] = [
-    ("connector_name", lambda v: bool(NAME.fullmatch(v)),
-     "must be lower-case ASCII letters and digits, words joined by single underscores, starting with a letter "
-     "(it becomes @NAME, the entry-point name and the host-data prefix)", snake),
+    (
+        "connector_name",
+        lambda v: bool(NAME.fullmatch(v)),
+        "must be lower-case ASCII letters and digits, words joined by single underscores, starting with a letter "
+        "(it becomes @NAME, the entry-point name and the host-data prefix)",
+        snake,
+    ),
     ("connector_name", lambda v: len(v) <= 32, "must be at most 32 characters", None),
-    ("connector_name", lambda v: v not in BUILTIN_CONNECTORS,
-     f"must not be one of pyinfra's own connectors ({', '.join(sorted(BUILTIN_CONNECTORS))})", lambda v: f"my_{v}"),
-    ("package_name", lambda v: bool(NAME.fullmatch(v)),
-     "must be a lower-case Python identifier: ASCII letters, digits, single underscores, starting with a letter",
-     snake),
+    (
+        "connector_name",
+        lambda v: v not in BUILTIN_CONNECTORS,
+        f"must not be one of pyinfra's own connectors ({', '.join(sorted(BUILTIN_CONNECTORS))})",
+        lambda v: f"my_{v}",
+    ),
+    (
+        "package_name",
+        lambda v: bool(NAME.fullmatch(v)),
+        "must be a lower-case Python identifier: ASCII letters, digits, single underscores, starting with a letter",
+        snake,
+    ),
     ("package_name", lambda v: len(v) <= 64, "must be at most 64 characters", None),
-    ("package_name", lambda v: not keyword.iskeyword(v) and not keyword.issoftkeyword(v),
-     "must not be a Python keyword", lambda v: f"pyinfra_{v}"),
-    ("package_name", lambda v: v not in _stdlib_modules(),
-     "must not shadow a standard-library module", lambda v: f"pyinfra_{v}"),
-    ("package_name", lambda v: v not in SHADOWED_PACKAGES,
-     f"must not shadow pyinfra or what connectors import ({', '.join(sorted(SHADOWED_PACKAGES))})",
-     lambda v: f"pyinfra_{v}_connector"),
-    ("project_slug", lambda v: bool(DISTRIBUTION.fullmatch(v)),
-     "must be a lower-case distribution name: ASCII letters, digits, '-', '_' or '.', "
-     "starting and ending with a letter or digit", slug),
+    (
+        "package_name",
+        lambda v: not keyword.iskeyword(v) and not keyword.issoftkeyword(v),
+        "must not be a Python keyword",
+        lambda v: f"pyinfra_{v}",
+    ),
+    (
+        "package_name",
+        lambda v: v not in _stdlib_modules(),
+        "must not shadow a standard-library module",
+        lambda v: f"pyinfra_{v}",
+    ),
+    (
+        "package_name",
+        lambda v: v not in SHADOWED_PACKAGES,
+        f"must not shadow pyinfra or what connectors import ({', '.join(sorted(SHADOWED_PACKAGES))})",
+        lambda v: f"pyinfra_{v}_connector",
+    ),
+    (
+        "project_slug",
+        lambda v: bool(DISTRIBUTION.fullmatch(v)),
+        "must be a lower-case distribution name: ASCII letters, digits, '-', '_' or '.', "
+        "starting and ending with a letter or digit",
+        slug,
+    ),
     ("project_slug", lambda v: len(v) <= 100, "must be at most 100 characters", None),
-    ("connector_class", lambda v: bool(CLASS.fullmatch(v)),
-     "must be a class name: ASCII letters and digits, starting with an upper-case letter", pascal),
+    (
+        "connector_class",
+        lambda v: bool(CLASS.fullmatch(v)),
+        "must be a class name: ASCII letters and digits, starting with an upper-case letter",
+        pascal,
+    ),
     ("connector_class", lambda v: len(v) <= 64, "must be at most 64 characters", None),
-    ("connector_class", lambda v: v not in RESERVED_CLASS_NAMES and not keyword.iskeyword(v),
-     "must not be a keyword or a name the connector module already uses", lambda v: f"{v}Connector"),
-    ("author_email", lambda v: bool(EMAIL.fullmatch(v)) and len(v) <= 254,
-     "must be an e-mail address like name@example.com", None),
-    ("github_owner", lambda v: bool(GITHUB_OWNER.fullmatch(v)) and len(v) <= 39,
-     "must be a GitHub user or organisation name: ASCII letters, digits and single hyphens, at most 39", slug),
-    ("repository_url", lambda v: bool(URL.fullmatch(v)) and len(v) <= 400,
-     "must be an http(s) URL without spaces or quotes", None),
+    (
+        "connector_class",
+        lambda v: v not in RESERVED_CLASS_NAMES and not keyword.iskeyword(v),
+        "must not be a keyword or a name the connector module already uses",
+        lambda v: f"{v}Connector",
+    ),
+    (
+        "author_email",
+        lambda v: bool(EMAIL.fullmatch(v)) and len(v) <= 254,
+        "must be an e-mail address like name@example.com",
+        None,
+    ),
+    (
+        "github_owner",
+        lambda v: bool(GITHUB_OWNER.fullmatch(v)) and len(v) <= 39,
+        "must be a GitHub user or organisation name: ASCII letters, digits and single hyphens, at most 39",
+        slug,
+    ),
+    (
+        "repository_url",
+        lambda v: bool(URL.fullmatch(v)) and len(v) <= 400,
+        "must be an http(s) URL without spaces or quotes",
+        None,
+    ),
     ("version", lambda v: bool(PEP_440.fullmatch(v)), "must be a PEP 440 version such as 0.1.0", None),
+    *[(field, lambda v: bool(v.strip()), "must not be empty", None) for field in ONE_LINE_FIELDS],
     *[
-        (field, lambda v: bool(v.strip()), "must not be empty", None)
-        for field in ONE_LINE_FIELDS
-    ],
-    *[
-        (field, lambda v: not LINE_BREAKS.search(v), "must be a single line (no line breaks)", lambda v: " ".join(LINE_BREAKS.split(v)))
+        (
+            field,
+            lambda v: not LINE_BREAKS.search(v),
+            "must be a single line (no line breaks)",
+            lambda v: " ".join(LINE_BREAKS.split(v)),
+        )
         for field in ONE_LINE_FIELDS
     ],
     *[
         (field, lambda v: not CONTROL.search(v), "must not contain control characters", None)
         for field in ONE_LINE_FIELDS
     ],
-    *[
-        (field, lambda v: len(v) <= 500, "must be at most 500 characters", None)
-        for field in ONE_LINE_FIELDS
-    ],
+    *[(field, lambda v: len(v) <= 500, "must be at most 500 characters", None) for field in ONE_LINE_FIELDS],
 ]
 CHOICES = {
     "connector_kind": ("executing", "inventory"),
@@ -153,8 +245,10 @@ def problems(answers: dict[str, object]) -> list[str]:
             continue
         line = f"{field} = {shown(value)}: {rule}"
         suggestion = suggest(value) if suggest else ""
-        if suggestion and suggestion != value and all(
-            check_(suggestion) for field_, check_, _, _ in RULES if field_ == field
+        if (
+            suggestion
+            and suggestion != value
+            and all(check_(suggestion) for field_, check_, _, _ in RULES if field_ == field)
         ):
             line += f" (did you mean {shown(suggestion)}?)"
         found[field] = line
@@ -164,12 +258,17 @@ def problems(answers: dict[str, object]) -> list[str]:
     return list(found.values())
 
 
-def main() -> int:
-    lines = problems(json.loads(ANSWERS))
+def report(lines: list[str]) -> str:
+    """Print the problems to stderr, one line each; return the summary line."""
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
+    return f"{len(lines)} problem(s) found; nothing was generated."
+
+
+def main() -> int:
+    lines = problems(json.loads(ANSWERS))
     if lines:
-        print(f"{len(lines)} problem(s) found; nothing was generated.", file=sys.stderr)
+        print(report(lines), file=sys.stderr)
         return 1
     return 0
 

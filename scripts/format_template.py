@@ -44,13 +44,18 @@ def template_path(baked_relative: Path, kind: str) -> Path | None:
 
 
 def main(check: bool) -> int:
-    ruff = shutil.which("ruff") or sys.exit("ruff is not installed: pip install --group lint")
+    ruff = shutil.which("ruff") or sys.exit("ruff is not installed: pip install --group test")
     changed = []
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("executing", "inventory"):
             answers = {key: marker for key, (marker, _) in MARKERS.items()}
             project = Path(
-                cookiecutter(str(ROOT), no_input=True, output_dir=f"{scratch}/{kind}", extra_context={**answers, "connector_kind": kind})
+                cookiecutter(
+                    str(ROOT),
+                    no_input=True,
+                    output_dir=f"{scratch}/{kind}",
+                    extra_context={**answers, "connector_kind": kind},
+                )
             )
             subprocess.run([ruff, "check", "--fix", "--quiet", "--exit-zero", "."], cwd=project, check=True)
             subprocess.run([ruff, "format", "--quiet", "."], cwd=project, check=True)

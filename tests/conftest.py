@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, Installed, describe, find_python, run
 
 
@@ -51,7 +52,12 @@ def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
                 [python, "-m", "venv", str(venv)],
                 [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
                 [
-                    str(venv / "bin/python"), "-m", "pip", "install", "-q", ".",
+                    str(venv / "bin/python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    ".",
                     *(["--group", "test"] if pyinfra == "floor" else ["--group", "dev"]),
                     *([f"pyinfra=={PYINFRA_MIN}"] if pyinfra == "floor" else []),
                 ],

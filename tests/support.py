@@ -40,8 +40,18 @@ VARIANTS: dict[str, dict[str, str]] = {
         "license": "GPL-3.0-or-later",
         "min_python": "3.12",
     },
-    "executing-bsd": {"connector_kind": "executing", "connector_name": "k8s_exec", "license": "BSD-3-Clause", "min_python": "3.13"},
-    "inventory-mpl": {"connector_kind": "inventory", "connector_name": "cmdb", "license": "MPL-2.0", "min_python": "3.10"},
+    "executing-bsd": {
+        "connector_kind": "executing",
+        "connector_name": "k8s_exec",
+        "license": "BSD-3-Clause",
+        "min_python": "3.13",
+    },
+    "inventory-mpl": {
+        "connector_kind": "inventory",
+        "connector_name": "cmdb",
+        "license": "MPL-2.0",
+        "min_python": "3.10",
+    },
     # The longest names the hooks accept: the baked code must stay lint- and format-clean.
     "executing-long": {
         "connector_kind": "executing",
@@ -96,12 +106,26 @@ def find_python(version: str) -> str:
     pytest.skip(message)
 
 
-def run(args: list[str], cwd: Path | None = None, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST"))}
+def run(
+    args: list[str], cwd: Path | None = None, timeout: float = 900, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST"))
+    }
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYINFRA_PROGRESS="off")
     env.update(kwargs.pop("env", {}))
     return subprocess.run(
-        args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+        args,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
     )
 
 

@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, variant_params
 from cookiecutter.hooks import run_script_with_context
+
+from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, variant_params
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -102,7 +102,9 @@ def test_files_of_the_chosen_kind_and_no_others(baked: Baked) -> None:
         assert not (baked.path / path.format(**baked.context)).exists(), f"{path} should have been pruned"
 
 
-@pytest.mark.parametrize("baked", variant_params("inventory", "inventory-named", "inventory-mpl"), indirect=True)
+@pytest.mark.parametrize(
+    "baked", variant_params("inventory", "inventory-named", "inventory-mpl"), indirect=True
+)
 def test_inventory_kind_has_no_trace_of_execution(baked: Baked) -> None:
     words = re.compile(r"run_shell_command|put_file|get_file|target_argv|_process|handles_execution = True")
     for path in baked.text_files():
@@ -126,12 +128,20 @@ def test_pyproject_declares_the_package(baked: Baked) -> None:
     assert any(dep.startswith("typing-extensions") for dep in project["dependencies"])
     assert any(dep.startswith("gevent") for dep in project["dependencies"]) is (baked.kind == "executing")
     entry_points = project["entry-points"]["pyinfra.connectors"]
-    assert entry_points == {context["connector_name"]: f"{context['package_name']}.connector:{context['connector_class']}"}
+    assert entry_points == {
+        context["connector_name"]: f"{context['package_name']}.connector:{context['connector_class']}"
+    }
     assert "Typing :: Typed" in project["classifiers"]
     minors = range(int(context["min_python"].split(".")[1]), int(PYTHON_MAX.split(".")[1]) + 1)
-    versions = [c.rsplit(" ", 1)[1] for c in project["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    versions = [
+        c.rsplit(" ", 1)[1]
+        for c in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
     assert versions == [f"3.{minor}" for minor in minors]
-    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [f"src/{context['package_name']}"]
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [
+        f"src/{context['package_name']}"
+    ]
     assert "pytest>=8" in pyproject["dependency-groups"]["test"]
 
 
@@ -142,9 +152,11 @@ def test_connector_module_defines_the_class_and_typed_data(baked: Baked) -> None
     tree = ast.parse(source)
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     connector = classes[context["connector_class"]]
-    assert ast.get_docstring(connector) and f"pyinfra @{context['connector_name']}/" in ast.get_docstring(connector)
+    assert ast.get_docstring(connector)
+    assert f"pyinfra @{context['connector_name']}/" in ast.get_docstring(connector)
     data_keys = [node.target.id for node in classes["ConnectorData"].body if isinstance(node, ast.AnnAssign)]
-    assert data_keys and all(key.startswith(f"{context['connector_name']}_") for key in data_keys)
+    assert data_keys
+    assert all(key.startswith(f"{context['connector_name']}_") for key in data_keys)
     methods = {node.name for node in connector.body if isinstance(node, ast.FunctionDef)}
     executing = {"make_names_data", "connect", "run_shell_command", "put_file", "get_file", "target_argv"}
     assert methods >= executing if baked.kind == "executing" else methods == {"make_names_data"}
@@ -186,9 +198,14 @@ def test_derived_names() -> None:
 
     for name, slug, package, cls in baked_names:
         context = prompt_for_config(
-            generate_context(str(ROOT / "cookiecutter.json"), extra_context={"connector_name": name}), no_input=True
+            generate_context(str(ROOT / "cookiecutter.json"), extra_context={"connector_name": name}),
+            no_input=True,
         )
-        assert (context["project_slug"], context["package_name"], context["connector_class"]) == (slug, package, cls)
+        assert (context["project_slug"], context["package_name"], context["connector_class"]) == (
+            slug,
+            package,
+            cls,
+        )
 
 
 @pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
@@ -197,7 +214,9 @@ def test_post_gen_hook_is_idempotent(baked: Baked, tmp_path: Path) -> None:
         return {str(path.relative_to(baked.path)): path.read_bytes() for path in baked.text_files()}
 
     before = tree()
-    run_script_with_context(str(ROOT / "hooks" / "post_gen_project.py"), str(baked.path), {"cookiecutter": baked.context})
+    run_script_with_context(
+        str(ROOT / "hooks" / "post_gen_project.py"), str(baked.path), {"cookiecutter": baked.context}
+    )
     assert tree() == before
 
 
@@ -205,7 +224,10 @@ def test_the_template_folder_holds_only_tracked_files() -> None:
     # cookiecutter copies everything in the folder, caches included, into every project.
     result = subprocess.run(
         ["git", "status", "--ignored", "--porcelain", "--", "{{cookiecutter.project_slug}}"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     stray = [line for line in result.stdout.splitlines() if line.startswith("!!")]
     assert not stray, f"ignored files in the template folder would be baked: {stray}"

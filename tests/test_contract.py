@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import Installed, describe, run
 
 PORTABILITY_PYINFRA = "3.10.0"
@@ -57,9 +58,22 @@ class Outcome:
     skipped: set[str] = field(default_factory=set)
 
 
-def run_contract(python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Outcome, Any]:
+def run_contract(
+    python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[Outcome, Any]:
     result = run(
-        [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}", "-o", "junit_family=xunit2", *args],
+        [
+            python,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_family=xunit2",
+            *args,
+        ],
         cwd=cwd,
         env=env or {},
     )
@@ -86,7 +100,16 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
     venv = project / ".venv"
     for step in (
         ["python3", "-m", "venv", str(venv)],
-        [str(venv / "bin/python"), "-m", "pip", "install", "-q", f"pyinfra=={PORTABILITY_PYINFRA}", "pytest", "tomli"],
+        [
+            str(venv / "bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"pyinfra=={PORTABILITY_PYINFRA}",
+            "pytest",
+            "tomli",
+        ],
     ):
         result = run(step, cwd=project)
         assert result.returncode == 0, describe(result)
@@ -94,12 +117,18 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
 
 
 @pytest.mark.xdist_group("other-project")
-def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(other_project: tuple[str, Path], tmp_path: Path) -> None:
+def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
+    other_project: tuple[str, Path], tmp_path: Path
+) -> None:
     python, project = other_project
     outcome, result = run_contract(python, project, tmp_path / "junit.xml", "tests/contract")
     assert outcome.failed == LOCAL_DEFECTS, describe(result)
     assert outcome.skipped == LOCAL_NOT_OFFERED, describe(result)
-    assert {"test_exit_status_sets_the_success_flag", "test_cli_exec", "test_put_file_overwrites_an_existing_file"} <= outcome.passed
+    assert {
+        "test_exit_status_sets_the_success_flag",
+        "test_cli_exec",
+        "test_put_file_overwrites_an_existing_file",
+    } <= outcome.passed
     assert "connector contract: @local" in result.stdout
     assert "not checked, not offered per connector-contract.toml: many-hosts" in result.stdout
 
@@ -136,38 +165,78 @@ MUTANTS = {
         "executing",
         (
             ("_process.py", "    combined: list[OutputLine] = []\n", "    combined = _ALL_LINES\n"),
-            ("_process.py", "CHUNK_SIZE = 64 * 1024\n", "CHUNK_SIZE = 64 * 1024\n_ALL_LINES: list[OutputLine] = []\n"),
+            (
+                "_process.py",
+                "CHUNK_SIZE = 64 * 1024\n",
+                "CHUNK_SIZE = 64 * 1024\n_ALL_LINES: list[OutputLine] = []\n",
+            ),
         ),
         frozenset({"test_many_hosts_at_once_each_see_only_their_own"}),
     ),
     "drops-env": Mutant(
         "executing",
-        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_env", None)\n'),),
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_env", None)\n',
+            ),
+        ),
         frozenset({"test_env_reaches_the_command"}),
     ),
     "drops-chdir": Mutant(
         "executing",
-        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_chdir", None)\n'),),
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_chdir", None)\n',
+            ),
+        ),
         frozenset({"test_chdir_reaches_the_command"}),
     ),
     "drops-shell-executable": Mutant(
         "executing",
-        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_shell_executable", None)\n'),),
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_shell_executable", None)\n',
+            ),
+        ),
         frozenset({"test_shell_executable_reaches_the_command"}),
     ),
     "drops-sudo": Mutant(
         "executing",
-        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n'),),
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n',
+            ),
+        ),
         frozenset({"test_sudo_wraps_the_command_that_runs", "test_sudo_user_reaches_the_command"}),
     ),
     "drops-su": Mutant(
         "executing",
-        (("connector.py", "control = extract_control_arguments(arguments)\n", 'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n'),),
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n',
+            ),
+        ),
         frozenset({"test_su_user_reaches_the_command"}),
     ),
     "ignores-stdin": Mutant(
         "executing",
-        (("connector.py", 'partial(_process.stdin_lines, control.get("_stdin"))', "partial(_process.stdin_lines, None)"),),
+        (
+            (
+                "connector.py",
+                'partial(_process.stdin_lines, control.get("_stdin"))',
+                "partial(_process.stdin_lines, None)",
+            ),
+        ),
         frozenset({"test_stdin_as_a_string", "test_stdin_as_lines", "test_stdin_as_a_file_object"}),
     ),
     "leaves-the-command-running-on-timeout": Mutant(
@@ -193,53 +262,116 @@ MUTANTS = {
     "reuses-host-data": Mutant(
         "executing",
         (
-            ("connector.py", "yield f\"@{NAME}/{name}\", {TARGET_KEY: name}, [f\"@{NAME}\"]", "yield f\"@{NAME}/{name}\", _DATA.setdefault(name, {TARGET_KEY: name}), [f\"@{NAME}\"]"),
-            ("connector.py", "SPOOL_SIZE = 1024 * 1024\n", "SPOOL_SIZE = 1024 * 1024\n_DATA: dict[str, Any] = {}\n"),
+            (
+                "connector.py",
+                'yield f"@{NAME}/{name}", {TARGET_KEY: name}, [f"@{NAME}"]',
+                'yield f"@{NAME}/{name}", _DATA.setdefault(name, {TARGET_KEY: name}), [f"@{NAME}"]',
+            ),
+            (
+                "connector.py",
+                "SPOOL_SIZE = 1024 * 1024\n",
+                "SPOOL_SIZE = 1024 * 1024\n_DATA: dict[str, Any] = {}\n",
+            ),
         ),
         frozenset({"test_same_argument_gives_same_hosts_twice"}),
     ),
     "bad-target-is-a-value-error": Mutant(
         "executing",
-        (("connector.py", "        if not TARGET_PATTERN.fullmatch(name):\n            raise InventoryError(", "        if not TARGET_PATTERN.fullmatch(name):\n            raise ValueError("),),
-        frozenset({"test_bad_argument_raises_inventory_error[bad_targets[1]]", "test_bad_argument_fails_in_pyinfra_inventory[bad_targets[1]]"}),
+        (
+            (
+                "connector.py",
+                "        if not TARGET_PATTERN.fullmatch(name):\n            raise InventoryError(",
+                "        if not TARGET_PATTERN.fullmatch(name):\n            raise ValueError(",
+            ),
+        ),
+        frozenset(
+            {
+                "test_bad_argument_raises_inventory_error[bad_targets[1]]",
+                "test_bad_argument_fails_in_pyinfra_inventory[bad_targets[1]]",
+            }
+        ),
     ),
     "missing-target-is-silent": Mutant(
         "executing",
-        (("connector.py", '            raise InventoryError(f"@{NAME} needs a target', '            return\n            raise InventoryError(f"@{NAME} needs a target'),),
+        (
+            (
+                "connector.py",
+                '            raise InventoryError(f"@{NAME} needs a target',
+                '            return\n            raise InventoryError(f"@{NAME} needs a target',
+            ),
+        ),
         frozenset({"test_bad_argument_raises_inventory_error[bad_targets[0]]"}),
     ),
     "connect-checks-nothing": Mutant(
         "executing",
-        (("connector.py", "        target = self.data[TARGET_KEY]\n        try:\n", "        return\n        target = self.data[TARGET_KEY]\n        try:\n"),),
+        (
+            (
+                "connector.py",
+                "        target = self.data[TARGET_KEY]\n        try:\n",
+                "        return\n        target = self.data[TARGET_KEY]\n        try:\n",
+            ),
+        ),
         frozenset({"test_connect_to_an_unreachable_target_raises_connect_error"}),
         exec_style=True,
     ),
     "inventory-duplicates-a-host": Mutant(
         "inventory",
-        (("connector.py", "        yield from hosts_from_document(load_source(name), name)\n", "        hosts = hosts_from_document(load_source(name), name)\n        yield from hosts + hosts[:1]\n"),),
+        (
+            (
+                "connector.py",
+                "        yield from hosts_from_document(load_source(name), name)\n",
+                "        hosts = hosts_from_document(load_source(name), name)\n        yield from hosts + hosts[:1]\n",
+            ),
+        ),
         frozenset({"test_host_names_are_unique"}),
     ),
     "inventory-nests-groups": Mutant(
         "inventory",
-        (("connector.py", '[f"@{NAME}", group] if group else [f"@{NAME}"]', '[[f"@{NAME}", group]] if group else [f"@{NAME}"]'),),
+        (
+            (
+                "connector.py",
+                '[f"@{NAME}", group] if group else [f"@{NAME}"]',
+                '[[f"@{NAME}", group]] if group else [f"@{NAME}"]',
+            ),
+        ),
         frozenset({"test_groups_are_flat_strings"}),
     ),
     "inventory-reuses-hosts": Mutant(
         "inventory",
         (
-            ("connector.py", "        yield from hosts_from_document(load_source(name), name)\n", "        yield from _HOSTS.setdefault(name, hosts_from_document(load_source(name), name))\n"),
-            ("connector.py", "HostEntry = tuple[str, dict[str, Any], list[str]]\n", "HostEntry = tuple[str, dict[str, Any], list[str]]\n_HOSTS: dict[str, Any] = {}\n"),
+            (
+                "connector.py",
+                "        yield from hosts_from_document(load_source(name), name)\n",
+                "        yield from _HOSTS.setdefault(name, hosts_from_document(load_source(name), name))\n",
+            ),
+            (
+                "connector.py",
+                "HostEntry = tuple[str, dict[str, Any], list[str]]\n",
+                "HostEntry = tuple[str, dict[str, Any], list[str]]\n_HOSTS: dict[str, Any] = {}\n",
+            ),
         ),
         frozenset({"test_same_argument_gives_same_hosts_twice"}),
     ),
     "inventory-missing-source-is-silent": Mutant(
         "inventory",
-        (("connector.py", "        if not name:\n            raise InventoryError(", "        if not name:\n            return\n            raise InventoryError("),),
+        (
+            (
+                "connector.py",
+                "        if not name:\n            raise InventoryError(",
+                "        if not name:\n            return\n            raise InventoryError(",
+            ),
+        ),
         frozenset({"test_bad_argument_raises_inventory_error[bad_targets[0]]"}),
     ),
     "inventory-bad-json-is-a-value-error": Mutant(
         "inventory",
-        (("connector.py", "    except json.JSONDecodeError as error:\n        raise InventoryError(", "    except json.JSONDecodeError as error:\n        raise ValueError("),),
+        (
+            (
+                "connector.py",
+                "    except json.JSONDecodeError as error:\n        raise InventoryError(",
+                "    except json.JSONDecodeError as error:\n        raise ValueError(",
+            ),
+        ),
         frozenset({"test_bad_argument_raises_inventory_error[bad_targets[3]]"}),
     ),
 }
@@ -282,16 +414,31 @@ def exec_style(tmp_path: Path, installed: Installed) -> tuple[tuple[str, str, st
     config = config.replace('unreachable_target = ""', 'unreachable_target = "nowhere"')
     config_path = tmp_path / "connector-contract.toml"
     config_path.write_text(config)
-    return ("connector.py", DEFAULT_SEAM, EXEC_STYLE_SEAM.format(cli=str(cli))), {"FAKE_CLI_ROOT": str(root)}, config_path
+    return (
+        ("connector.py", DEFAULT_SEAM, EXEC_STYLE_SEAM.format(cli=str(cli))),
+        {"FAKE_CLI_ROOT": str(root)},
+        config_path,
+    )
 
 
-@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"), marks=pytest.mark.xdist_group("executing"))], indirect=True)
-def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(installed: Installed, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "installed",
+    [pytest.param(("executing", "latest"), marks=pytest.mark.xdist_group("executing"))],
+    indirect=True,
+)
+def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
+    installed: Installed, tmp_path: Path
+) -> None:
     seam, env, config = exec_style(tmp_path, installed)
     shadow = shadow_package(installed, tmp_path / "shadow", (seam,))
     outcome, result = run_contract(
-        installed.python, installed.baked.path, tmp_path / "junit.xml",
-        "tests/contract", "--contract-config", str(config), env={**env, "PYTHONPATH": str(shadow)},
+        installed.python,
+        installed.baked.path,
+        tmp_path / "junit.xml",
+        "tests/contract",
+        "--contract-config",
+        str(config),
+        env={**env, "PYTHONPATH": str(shadow)},
     )
     assert not outcome.failed, describe(result)
     assert "test_connect_to_an_unreachable_target_raises_connect_error" in outcome.passed
@@ -301,7 +448,9 @@ def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(i
 @pytest.mark.parametrize(
     ("installed", "mutant"),
     [
-        pytest.param((mutant.kind, "latest"), name, marks=pytest.mark.xdist_group(f"mutants-{mutant.kind}"), id=name)
+        pytest.param(
+            (mutant.kind, "latest"), name, marks=pytest.mark.xdist_group(f"mutants-{mutant.kind}"), id=name
+        )
         for name, mutant in MUTANTS.items()
     ],
     indirect=["installed"],
@@ -323,7 +472,11 @@ def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str
         args += ["--contract-config", str(config)]
     shadow = shadow_package(installed, tmp_path / "shadow", edits)
     outcome, result = run_contract(
-        installed.python, installed.baked.path, tmp_path / "junit.xml", *args, env={**env, "PYTHONPATH": str(shadow)}
+        installed.python,
+        installed.baked.path,
+        tmp_path / "junit.xml",
+        *args,
+        env={**env, "PYTHONPATH": str(shadow)},
     )
     assert outcome.failed, f"no contract test caught {mutant}\n{describe(result)}"
     assert MUTANTS[mutant].must_fail <= outcome.failed, describe(result)

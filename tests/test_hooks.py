@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,13 +13,20 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
+
 from support import ROOT, Baked, variant_params
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 def load_hook(name: str) -> ModuleType:
     """Import a hook as a module: its answers are a string cookiecutter fills in, so the rest is plain Python."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "hooks" / f"{name}.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -29,7 +37,11 @@ POST_GEN = load_hook("post_gen_project")
 
 
 def default_answers(**extra: str) -> dict[str, Any]:
-    return dict(prompt_for_config(generate_context(str(ROOT / "cookiecutter.json"), extra_context=extra), no_input=True))
+    return dict(
+        prompt_for_config(
+            generate_context(str(ROOT / "cookiecutter.json"), extra_context=extra), no_input=True
+        )
+    )
 
 
 # (field, bad value, text the rule's message contains). At least one row for every rule.
@@ -82,7 +94,9 @@ BAD_VALUES: list[tuple[str, str, str]] = [
 def test_every_rule_has_a_bad_value() -> None:
     covered = {(field, message) for field, _, message in BAD_VALUES}
     for field, _, rule, _ in PRE_GEN.RULES:
-        assert any(f == field and message in rule for f, message in covered), f"no bad value for {field}: {rule}"
+        assert any(f == field and message in rule for f, message in covered), (
+            f"no bad value for {field}: {rule}"
+        )
 
 
 def test_defaults_pass() -> None:
@@ -90,7 +104,9 @@ def test_defaults_pass() -> None:
         assert PRE_GEN.problems(default_answers(connector_kind=kind)) == []
 
 
-@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    ("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None
+)
 def test_each_rule_names_the_field_the_value_and_the_rule(field: str, value: str, message: str) -> None:
     answers = default_answers()
     answers[field] = value
@@ -100,12 +116,16 @@ def test_each_rule_names_the_field_the_value_and_the_rule(field: str, value: str
     assert message in lines[0]
 
 
-@pytest.mark.parametrize(("field", "value"), [("connector_kind", "both"), ("license", "WTFPL"), ("min_python", "3.9")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("connector_kind", "both"), ("license", "WTFPL"), ("min_python", "3.9")]
+)
 def test_choices_are_checked_too(field: str, value: str) -> None:
     # cookiecutter refuses these on its command line, but a replay file or a config file can carry them.
     answers = default_answers()
     answers[field] = value
-    assert PRE_GEN.problems(answers) == [f"{field} = {value!r}: must be one of {', '.join(PRE_GEN.CHOICES[field])}"]
+    assert PRE_GEN.problems(answers) == [
+        f"{field} = {value!r}: must be one of {', '.join(PRE_GEN.CHOICES[field])}"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +148,7 @@ def test_suggestions(field: str, value: str, suggestion: str) -> None:
 
 def test_look_alike_characters_are_shown_escaped() -> None:
     answers = default_answers()
-    answers["connector_name"] = "аcme"  # Cyrillic 'а'
+    answers["connector_name"] = "\u0430cme"  # a Cyrillic letter that looks like "a"
     (line,) = PRE_GEN.problems(answers)
     assert line.startswith("connector_name = '\\u0430cme':")
 
@@ -142,11 +162,15 @@ def bake_output(cookies: Any, tmp_path: Path, **extra: str) -> tuple[Any, Path]:
 
 
 def assert_nothing_left(output: Path) -> None:
-    leftovers = [path for path in output.rglob("*") if path.is_file() or (path.is_dir() and any(path.iterdir()))]
+    leftovers = [
+        path for path in output.rglob("*") if path.is_file() or (path.is_dir() and any(path.iterdir()))
+    ]
     assert not leftovers, f"a failed bake left {leftovers}"
 
 
-@pytest.mark.parametrize(("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    ("field", "value", "message"), BAD_VALUES, ids=lambda v: repr(v)[:30] if isinstance(v, str) else None
+)
 def test_a_bad_value_stops_the_bake(
     cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], field: str, value: str, message: str
 ) -> None:
@@ -159,22 +183,46 @@ def test_a_bad_value_stops_the_bake(
     assert_nothing_left(output)
 
 
-def test_all_problems_are_reported_at_once(cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    result, output = bake_output(cookies, tmp_path, version="latest", author_email="nobody", description="two\nlines")
+def test_all_problems_are_reported_at_once(
+    cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result, output = bake_output(
+        cookies, tmp_path, version="latest", author_email="nobody", description="two\nlines"
+    )
     assert result.exit_code != 0
     errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert [line.split(" = ")[0] for line in errors] == ["error: author_email", "error: version", "error: description"]
+    assert [line.split(" = ")[0] for line in errors] == [
+        "error: author_email",
+        "error: version",
+        "error: description",
+    ]
     assert_nothing_left(output)
 
 
-def test_answers_reach_the_hooks_as_data(cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    # A value that would end a Python string and run code if it were pasted into the hook.
-    payload = '""" + __import__("os").system("touch PWNED") + r"""'
-    result, output = bake_output(cookies, tmp_path, connector_name=payload)
-    assert result.exit_code != 0
-    assert "error: connector_name = " in capfd.readouterr().err
-    assert not list(Path.cwd().glob("PWNED")) and not list(tmp_path.rglob("PWNED"))
+def test_answers_reach_the_hooks_as_data(cookies: Any, tmp_path: Path) -> None:
+    # Free text that would end a Python string and run code if it were pasted into a hook.
+    payload = 'x""" + __import__("os").system("touch PWNED") + r"""\\'
+    result = cookies.bake(extra_context={"description": payload}, template=str(ROOT))
+    assert result.exit_code == 0, result.exception
+    assert not list(tmp_path.rglob("PWNED"))
+    assert not Path("PWNED").exists()
+    pyproject = tomllib.loads((result.project_path / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == payload
+
+
+@pytest.mark.parametrize("slug", ["nested/dir", "/absolute/dir", "../escape"])
+def test_a_path_as_slug_creates_nothing_anywhere(
+    cookies: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], slug: str
+) -> None:
+    # cookiecutter creates the project directory before the pre-generation hook runs; the answers
+    # are checked before that.
+    before = sorted(tmp_path.parent.iterdir())
+    result, output = bake_output(cookies, tmp_path, project_slug=slug)
+    assert isinstance(result.exception, FailedHookException)
+    assert f"error: project_slug = {slug!r}" in capfd.readouterr().err
     assert_nothing_left(output)
+    assert sorted(tmp_path.parent.iterdir()) == before
+    assert not Path("/absolute").exists()
 
 
 def test_post_gen_only_prunes_inside_the_project(tmp_path: Path) -> None:
@@ -207,5 +255,7 @@ def test_reserved_class_names_cover_what_the_connector_module_defines(baked: Bak
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node in module.body:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(target.id for target in targets if isinstance(target, ast.Name))
-    class_like = {name for name in names if PRE_GEN.CLASS.fullmatch(name)} - {baked.context["connector_class"]}
+    class_like = {name for name in names if PRE_GEN.CLASS.fullmatch(name)} - {
+        baked.context["connector_class"]
+    }
     assert class_like <= PRE_GEN.RESERVED_CLASS_NAMES, class_like - PRE_GEN.RESERVED_CLASS_NAMES

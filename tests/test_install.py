@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+
 from support import IN_CI, PYINFRA_MIN, Installed, describe, has_passwordless, installs, run
+
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)
 def test_pyinfra_version_is_the_one_asked_for(installed: Installed) -> None:
-    result = run([installed.python, "-c", "from importlib.metadata import version; print(version('pyinfra'))"])
+    result = run(
+        [installed.python, "-c", "from importlib.metadata import version; print(version('pyinfra'))"]
+    )
     assert result.returncode == 0, describe(result)
     if installed.pyinfra == "floor":
         assert result.stdout.strip() in (PYINFRA_MIN, f"{PYINFRA_MIN}.0")
@@ -57,7 +60,12 @@ def test_pyinfra_command_line_debug_inventory(installed: Installed, tmp_path: Pa
     name = installed.baked.name
     (tmp_path / "hosts.json").write_text(json.dumps(HOSTS))
     json_output = installed.pyinfra == "latest"  # `debug-inventory --json` arrived in pyinfra 3.9
-    args = [installed.bin("pyinfra"), f"@{name}/hosts.json", "debug-inventory", *(["--json"] if json_output else [])]
+    args = [
+        installed.bin("pyinfra"),
+        f"@{name}/hosts.json",
+        "debug-inventory",
+        *(["--json"] if json_output else []),
+    ]
     result = run(args, cwd=tmp_path)
     assert result.returncode == 0, describe(result)
     if not json_output:
@@ -77,7 +85,11 @@ def test_pyinfra_command_line_debug_inventory(installed: Installed, tmp_path: Pa
 @pytest.mark.parametrize("installed", installs(), indirect=True)
 def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
     args = [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    unsupported = [name for name, probe in (("sudo", "sudo -n true"), ("su", "su -s /bin/sh nobody -c true")) if not has_passwordless(probe)]
+    unsupported = [
+        name
+        for name, probe in (("sudo", "sudo -n true"), ("su", "su -s /bin/sh nobody -c true"))
+        if not has_passwordless(probe)
+    ]
     if unsupported and installed.baked.kind == "executing":
         if IN_CI:
             pytest.fail(f"CI must offer passwordless {' and '.join(unsupported)}; .ci/run installs sudo")
@@ -89,7 +101,8 @@ def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
         args += ["tests", "tests/contract", "--contract-config", str(copy)]
     result = run(args, cwd=installed.baked.path)
     assert result.returncode == 0, describe(result)
-    assert " passed" in result.stdout and " failed" not in result.stdout, describe(result)
+    assert " passed" in result.stdout, describe(result)
+    assert " failed" not in result.stdout, describe(result)
 
 
 @pytest.mark.parametrize("installed", [p for p in installs() if p.id.endswith("-latest")], indirect=True)

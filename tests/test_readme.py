@@ -22,7 +22,11 @@ def test_set_up_is_two_commands_bake_then_test() -> None:
 
 def test_ci_runs_the_readme_test_command_unchanged() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    commands = [line for line in ci.splitlines() if line and not line.startswith(("#", " ")) and "=" not in line.split()[0]]
+    commands = [
+        line
+        for line in ci.splitlines()
+        if line and not line.startswith(("#", " ")) and "=" not in line.split()[0]
+    ]
     assert commands[-1] == setup_commands()[1]
 
 

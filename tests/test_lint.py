@@ -1,0 +1,21 @@
+"""The template's own Python (hooks, filters, tests, scripts) is lint- and format-clean.
+
+The baked projects' Python is checked by their own tools in test_install.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from support import ROOT, describe, run
+
+PATHS = ["hooks", "local_extensions.py", "scripts", "tests"]
+
+
+@pytest.mark.parametrize("check", [["check"], ["format", "--check"]], ids=["ruff check", "ruff format"])
+def test_ruff(check: list[str]) -> None:
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is one of the test dependencies (pyproject.toml)"
+    result = run([ruff, *check, *PATHS], cwd=ROOT)
+    assert result.returncode == 0, describe(result)
