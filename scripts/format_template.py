@@ -44,7 +44,9 @@ def template_path(baked_relative: Path, kind: str) -> Path | None:
 
 
 def main(check: bool) -> int:
-    ruff = shutil.which("ruff") or sys.exit("ruff is not installed: pip install --group test")
+    ruff = shutil.which("ruff", path=Path(sys.executable).parent) or shutil.which("ruff")
+    if ruff is None:
+        sys.exit("ruff is not installed: pip install --group test")
     changed = []
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("executing", "inventory"):
@@ -55,6 +57,7 @@ def main(check: bool) -> int:
                     no_input=True,
                     output_dir=f"{scratch}/{kind}",
                     extra_context={**answers, "connector_kind": kind},
+                    accept_hooks=False,  # quiet; the files another kind uses map back all the same
                 )
             )
             subprocess.run([ruff, "check", "--fix", "--quiet", "--exit-zero", "."], cwd=project, check=True)

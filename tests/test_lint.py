@@ -5,9 +5,11 @@ The baked projects' Python is checked by their own tools in test_install.py.
 
 from __future__ import annotations
 
-import shutil
+import sys
+from pathlib import Path
 
 import pytest
+
 from support import ROOT, describe, run
 
 PATHS = ["hooks", "local_extensions.py", "scripts", "tests"]
@@ -15,7 +17,6 @@ PATHS = ["hooks", "local_extensions.py", "scripts", "tests"]
 
 @pytest.mark.parametrize("check", [["check"], ["format", "--check"]], ids=["ruff check", "ruff format"])
 def test_ruff(check: list[str]) -> None:
-    ruff = shutil.which("ruff")
-    assert ruff, "ruff is one of the test dependencies (pyproject.toml)"
-    result = run([ruff, *check, *PATHS], cwd=ROOT)
+    ruff = Path(sys.executable).with_name("ruff")  # a test dependency, installed beside pytest
+    result = run([str(ruff), *check, *PATHS], cwd=ROOT)
     assert result.returncode == 0, describe(result)
