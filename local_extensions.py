@@ -1,4 +1,5 @@
-"""Jinja filters of the template: embedding free text safely, and checking answers early.
+"""Jinja extensions of the template: answers kept as given, free text embedded safely, answers
+checked before anything is written.
 
 cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``.
 """
@@ -6,13 +7,67 @@ cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from cookiecutter import prompt
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.utils import simple_filter
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+TEMPLATE = Path(__file__).resolve().parent
+
+
+class LiteralAnswers(Extension):
+    """Keep every answer exactly as it was given.
+
+    cookiecutter renders each answer it gets on its command line or from a config file as a Jinja
+    template, so a description like ``{{ 7*7 }}`` would become ``49``, and ``{% if %}`` would fail.
+    Only the template's own values in cookiecutter.json (the computed defaults) are templates;
+    with this extension loaded every other answer is text. Answers typed at the prompts are not
+    rendered by cookiecutter in the first place.
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        original = prompt.render_variable
+        if getattr(original, "keeps_answers", False):
+            return
+
+        def render_variable(env: Environment, raw: Any, cookiecutter_dict: dict[str, Any]) -> Any:
+            if (
+                isinstance(raw, str)
+                and LiteralAnswers.identifier in env.extensions
+                and raw not in _own_values()
+            ):
+                return raw
+            return original(env, raw, cookiecutter_dict)
+
+        render_variable.keeps_answers = True  # type: ignore[attr-defined]
+        prompt.render_variable = render_variable
+
+
+@cache
+def _own_values() -> frozenset[str]:
+    """Every string in cookiecutter.json: the only values that are templates."""
+
+    def strings(value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+
+    return frozenset(strings(json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))))
+
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
@@ -38,7 +93,7 @@ def toml_string(value: object) -> str:
 @cache
 def _pre_gen_hook() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "pre_gen_project", Path(__file__).parent / "hooks" / "pre_gen_project.py"
+        "pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py"
     )
     if spec is None or spec.loader is None:
         raise ImportError("cannot load hooks/pre_gen_project.py")

@@ -31,7 +31,7 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
 
 
 def test_every_option_is_documented_with_its_default() -> None:
-    table = README.split("## Options", 1)[1].split("\n\n", 2)[2]
+    table = README.split("## Options", 1)[1].split("###", 1)[0]
     documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
     public = [key for key in COOKIECUTTER if not key.startswith("_")]
     assert documented == public
@@ -44,3 +44,11 @@ def test_every_option_is_documented_with_its_default() -> None:
 
 def test_readme_states_the_pyinfra_floor() -> None:
     assert f"pyinfra>={COOKIECUTTER['__pyinfra_min']},<4" in README
+
+
+def test_every_validated_field_is_in_the_rules_table() -> None:
+    from test_hooks import PRE_GEN
+
+    table = README.split("### Rules for answers", 1)[1].split("\n\n| Field |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"`(\w+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
+    assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) <= documented
