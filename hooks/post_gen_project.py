@@ -16,7 +16,7 @@ ANSWERS = r"""
 """
 
 # (option, choice) -> paths, relative to the project, that only that choice uses.
-ONLY_FOR: dict[tuple[str, str], list[str]] = {
+ONLY_FOR: dict[tuple[str, object], list[str]] = {
     ("connector_kind", "executing"): [
         "src/{package_name}/_process.py",
         "tests/contract/test_execution.py",
@@ -28,15 +28,17 @@ ONLY_FOR: dict[tuple[str, str], list[str]] = {
         "tests/hosts.json",
         "tests/bad-hosts.json",
     ],
+    ("github_actions", True): [".github"],
+    ("pre_commit", True): [".pre-commit-config.yaml"],
 }
 
 
-def unused_paths(answers: dict[str, str], project: Path) -> list[Path]:
+def unused_paths(answers: dict[str, object], project: Path) -> list[Path]:
     """Paths that belong to choices other than the ones made."""
     paths = []
     for (option, choice), relative_paths in ONLY_FOR.items():
         if answers[option] != choice:
-            paths.extend(project / path.format(**answers) for path in relative_paths)
+            paths.extend(project / path.format_map(answers) for path in relative_paths)
     return paths
 
 
@@ -50,21 +52,22 @@ def prune(paths: list[Path], project: Path) -> None:
             path.unlink()
 
 
-def next_steps(answers: dict[str, str]) -> str:
+def next_steps(answers: dict[str, object]) -> str:
     where = f"src/{answers['package_name']}/connector.py"
     seam = (
         f"target_argv() in {where}: the one method that reaches a target"
         if answers["connector_kind"] == "executing"
         else f"load_source() in {where}: the one function that reads the hosts"
     )
+    pre_commit = "  .venv/bin/pre-commit install\n" if answers["pre_commit"] else ""
     return f"""
 Created {answers["project_slug"]}: the @{answers["connector_name"]} pyinfra connector ({answers["connector_kind"]}).
 
 Next steps:
   cd {answers["project_slug"]}
   python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip
-  .venv/bin/python -m pip install -e . --group test
-  .venv/bin/python -m pytest
+  .venv/bin/python -m pip install -e . --group dev
+{pre_commit}  .venv/bin/python -m pytest
 Then point it at your system: {seam}.
 """
 

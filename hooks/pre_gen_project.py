@@ -229,6 +229,7 @@ CHOICES = {
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "MPL-2.0", "GPL-3.0-or-later"),
     "min_python": ("3.10", "3.11", "3.12", "3.13"),
 }
+FLAGS = ("github_actions", "pre_commit")
 
 
 def problems(answers: dict[str, object]) -> list[str]:
@@ -255,6 +256,9 @@ def problems(answers: dict[str, object]) -> list[str]:
     for field, allowed in CHOICES.items():
         if answers.get(field) not in allowed:
             found[field] = f"{field} = {shown(answers.get(field))}: must be one of {', '.join(allowed)}"
+    for field in FLAGS:
+        if not isinstance(answers.get(field), bool):
+            found[field] = f"{field} = {shown(answers.get(field))}: must be yes or no"
     return list(found.values())
 
 

@@ -23,7 +23,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # The supported combinations. Every choice in cookiecutter.json appears in at least one row
 # (test_bake.py checks this); the first two rows are the defaults of each kind.
-VARIANTS: dict[str, dict[str, str]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "executing": {"connector_kind": "executing"},
     "inventory": {"connector_kind": "inventory"},
     "executing-named": {
@@ -31,6 +31,7 @@ VARIANTS: dict[str, dict[str, str]] = {
         "connector_name": "acme_cloud",
         "license": "Apache-2.0",
         "min_python": "3.11",
+        "github_actions": False,
     },
     "inventory-named": {
         "connector_kind": "inventory",
@@ -39,12 +40,15 @@ VARIANTS: dict[str, dict[str, str]] = {
         "connector_class": "NetBoxInventory",
         "license": "GPL-3.0-or-later",
         "min_python": "3.12",
+        "pre_commit": False,
     },
     "executing-bsd": {
         "connector_kind": "executing",
         "connector_name": "k8s_exec",
         "license": "BSD-3-Clause",
         "min_python": "3.13",
+        "github_actions": False,
+        "pre_commit": False,
     },
     "inventory-mpl": {
         "connector_kind": "inventory",
@@ -82,6 +86,10 @@ class Baked:
     @property
     def name(self) -> str:
         return str(self.context["connector_name"])
+
+    def has(self, option: str) -> bool:
+        """Whether a yes/no option is on in this project."""
+        return bool(self.context[option])
 
     def text_files(self) -> Iterator[Path]:
         for path in sorted(self.path.rglob("*")):

@@ -18,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+# Jinja left over; GitHub Actions' own ${{ ... }} expressions are meant to stay.
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
 
 EXECUTING_ONLY = [
     "src/{package_name}/_process.py",
@@ -27,9 +28,23 @@ EXECUTING_ONLY = [
     "tests/test_targets.py",
 ]
 INVENTORY_ONLY = ["tests/test_source.py", "tests/hosts.json", "tests/bad-hosts.json"]
+OPTIONAL = {
+    "github_actions": [".github/workflows/ci.yml", ".github/workflows/release.yml", ".github/dependabot.yml"],
+    "pre_commit": [".pre-commit-config.yaml"],
+}
+# What an option that is off must leave no trace of.
+TRACES = {
+    "github_actions": re.compile(
+        r"\.github/|GitHub Actions|[Ww]orkflow|dependabot|zizmor|check-jsonschema|trusted publish|attest"
+    ),
+    "pre_commit": re.compile(r"pre-commit"),
+}
 EVERY_KIND = [
     "pyproject.toml",
     "README.md",
+    "CHANGELOG.md",
+    "CONTRIBUTING.md",
+    "SECURITY.md",
     "LICENSE",
     ".gitignore",
     "src/{package_name}/__init__.py",
@@ -44,9 +59,13 @@ EVERY_KIND = [
 
 def test_every_choice_is_covered_by_a_variant() -> None:
     for key, value in COOKIECUTTER.items():
-        if isinstance(value, list) and not key.startswith("_"):
-            covered = {variant.get(key, value[0]) for variant in VARIANTS.values()}
-            assert covered == set(value), f"no variant bakes {key} = {sorted(set(value) - covered)}"
+        if key.startswith("_"):
+            continue
+        choices = value if isinstance(value, list) else [True, False] if isinstance(value, bool) else None
+        if choices:
+            default = choices[0] if isinstance(value, list) else value
+            covered = {variant.get(key, default) for variant in VARIANTS.values()}
+            assert covered == set(choices), f"no variant bakes {key} = {set(choices) - covered}"
 
 
 def test_no_variable_is_named_template() -> None:
@@ -93,13 +112,26 @@ def test_toml_and_json_files_parse(baked: Baked) -> None:
 
 
 @pytest.mark.parametrize("baked", variant_params(), indirect=True)
-def test_files_of_the_chosen_kind_and_no_others(baked: Baked) -> None:
+def test_files_of_the_chosen_options_and_no_others(baked: Baked) -> None:
     present = EVERY_KIND + (EXECUTING_ONLY if baked.kind == "executing" else INVENTORY_ONLY)
-    absent = INVENTORY_ONLY if baked.kind == "executing" else EXECUTING_ONLY
+    absent = list(INVENTORY_ONLY if baked.kind == "executing" else EXECUTING_ONLY)
+    for option, paths in OPTIONAL.items():
+        (present if baked.has(option) else absent).extend(paths)
     for path in present:
         assert (baked.path / path.format(**baked.context)).is_file(), f"missing {path}"
     for path in absent:
         assert not (baked.path / path.format(**baked.context)).exists(), f"{path} should have been pruned"
+
+
+@pytest.mark.parametrize("baked", variant_params(), indirect=True)
+def test_an_option_that_is_off_leaves_no_trace(baked: Baked) -> None:
+    off = [option for option in TRACES if not baked.has(option)]
+    for path in baked.text_files():
+        relative = path.relative_to(baked.path)
+        text = f"{relative}\n{path.read_text(encoding='utf-8')}"
+        for option in off:
+            found = TRACES[option].search(text)
+            assert not found, f"{option} is off, but {relative} mentions {found[0]!r}"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +174,7 @@ def test_pyproject_declares_the_package(baked: Baked) -> None:
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [
         f"src/{context['package_name']}"
     ]
-    assert "pytest>=8" in pyproject["dependency-groups"]["test"]
+    assert "pytest>=9" in pyproject["dependency-groups"]["test"]
 
 
 @pytest.mark.parametrize("baked", variant_params(), indirect=True)

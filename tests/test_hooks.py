@@ -128,6 +128,13 @@ def test_choices_are_checked_too(field: str, value: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("field", ["github_actions", "pre_commit"])
+def test_yes_no_options_are_checked(field: str) -> None:
+    answers = default_answers()
+    answers[field] = "maybe"  # a replay or config file can carry anything
+    assert PRE_GEN.problems(answers) == [f"{field} = 'maybe': must be yes or no"]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "suggestion"),
     [

@@ -7,11 +7,14 @@ also with the oldest pyinfra the project declares on the oldest Python it declar
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from support import IN_CI, PYINFRA_MIN, Installed, describe, has_passwordless, installs, run
+from support import IN_CI, PYINFRA_MIN, VARIANTS, Installed, describe, has_passwordless, installs, run
 
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)
@@ -105,17 +108,87 @@ def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
     assert " failed" not in result.stdout, describe(result)
 
 
-@pytest.mark.parametrize("installed", [p for p in installs() if p.id.endswith("-latest")], indirect=True)
-@pytest.mark.parametrize(
-    "tool",
-    [
-        ["ruff", "check", "."],
-        ["ruff", "format", "--check", "."],
-        ["mypy"],
-        ["validate-pyproject", "pyproject.toml"],
-    ],
-    ids=lambda tool: " ".join(tool[:2]) if tool[0] == "ruff" else tool[0],
-)
-def test_the_baked_project_passes_its_own_checks(installed: Installed, tool: list[str]) -> None:
-    result = run([installed.bin(tool[0]), *tool[1:]], cwd=installed.baked.path)
+LATEST = [param for param in installs() if param.id.endswith("-latest")]
+CHECKS = {
+    "ruff check": (None, ["ruff", "check", "."]),
+    "ruff format": (None, ["ruff", "format", "--check", "."]),
+    "mypy": (None, ["mypy"]),
+    "validate-pyproject": (None, ["validate-pyproject", "pyproject.toml"]),
+    "zizmor": ("github_actions", ["zizmor", "--offline", "--persona", "pedantic", ".github"]),
+    "workflow schema": (
+        "github_actions",
+        [
+            "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            ".github/workflows/ci.yml",
+            ".github/workflows/release.yml",
+        ],
+    ),
+    "dependabot schema": (
+        "github_actions",
+        ["check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"],
+    ),
+    "pre-commit config": ("pre_commit", ["pre-commit", "validate-config", ".pre-commit-config.yaml"]),
+}
+
+
+def checks_that_apply() -> list[Any]:
+    """(installation, check) for every latest installation and every check its options call for."""
+    return [
+        pytest.param(param.values[0], check, marks=param.marks, id=f"{param.id}-{check}")
+        for param in LATEST
+        for check, (option, _) in CHECKS.items()
+        if option is None or VARIANTS[param.values[0][0]].get(option, True)
+    ]
+
+
+@pytest.mark.parametrize(("installed", "check"), checks_that_apply(), indirect=["installed"])
+def test_the_baked_project_passes_its_own_checks(installed: Installed, check: str) -> None:
+    # An option that is off is checked the other way round: test_bake.py finds no trace of it.
+    command = CHECKS[check][1]
+    result = run([installed.bin(command[0]), *command[1:]], cwd=installed.baked.path)
     assert result.returncode == 0, describe(result)
+    if check == "zizmor":
+        assert "No findings to report" in result.stdout + result.stderr, describe(result)
+
+
+@pytest.mark.parametrize("installed", LATEST, indirect=True)
+def test_the_distributions_build_and_pass_twine_check(installed: Installed, tmp_path: Path) -> None:
+    result = run([installed.python, "-m", "build", "--outdir", str(tmp_path), "."], cwd=installed.baked.path)
+    assert result.returncode == 0, describe(result)
+    dists = sorted(path.name for path in tmp_path.iterdir())
+    assert sorted(name.rsplit(".", 1)[-1] for name in dists) == ["gz", "whl"], dists
+    result = run([installed.bin("twine"), "check", "--strict", *(str(tmp_path / name) for name in dists)])
+    assert result.returncode == 0, describe(result)
+
+
+@pytest.mark.parametrize(
+    "installed", [p for p in LATEST if VARIANTS[p.values[0][0]].get("pre_commit", True)], indirect=True
+)
+def test_pre_commit_runs_every_hook_cleanly(installed: Installed, tmp_path: Path) -> None:
+    # In a fresh git repository holding the baked project, with the tools of its dev environment.
+    project = tmp_path / installed.baked.path.name
+    shutil.copytree(installed.baked.path, project, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
+    env = {
+        "PATH": f"{installed.venv / 'bin'}:{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+    }
+    for step in (["git", "init", "-q"], ["git", "add", "-A"]):
+        result = run(step, cwd=project, env=env)
+        assert result.returncode == 0, describe(result)
+    result = run([installed.bin("pre-commit"), "run", "--all-files"], cwd=project, env=env)
+    assert result.returncode == 0, describe(result)
+    hooks = {"ruff check", "ruff format", "mypy --strict", "validate-pyproject"}
+    if installed.baked.has("github_actions"):
+        hooks |= {
+            "zizmor (GitHub Actions security)",
+            "check-jsonschema (workflows)",
+            "check-jsonschema (dependabot)",
+        }
+    passed = {
+        line.split("...")[0].strip()
+        for line in result.stdout.splitlines()
+        if line.rstrip().endswith("Passed")
+    }
+    assert hooks <= passed, describe(result)

@@ -51,4 +51,4 @@ def test_every_validated_field_is_in_the_rules_table() -> None:
 
     table = README.split("### Rules for answers", 1)[1].split("\n\n| Field |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`(\w+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
-    assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) <= documented
+    assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) | set(PRE_GEN.FLAGS) <= documented
