@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,47 @@ def test_pre_commit_runs_every_hook_cleanly(installed: Installed, tmp_path: Path
         if line.rstrip().endswith("Passed")
     }
     assert hooks <= passed, describe(result)
+
+
+UNPRIVILEGED_USER = "pyinfra-ci"  # created by .ci/run
+
+
+@pytest.mark.xdist_group("executing")
+def test_the_baked_tests_pass_as_an_unprivileged_user_with_sudo(bake: Any) -> None:
+    """As on GitHub's runners: not root, passwordless sudo, the system's Python."""
+    missing = [
+        reason
+        for reason, ok in (
+            ("this test creates files as another user, so it runs as root", os.geteuid() == 0),
+            (
+                f"no user {UNPRIVILEGED_USER} (.ci/run creates it)",
+                run(["id", UNPRIVILEGED_USER]).returncode == 0,
+            ),
+            (
+                "no /usr/bin/python3 with venv",
+                run(["/usr/bin/python3", "-c", "import ensurepip, venv"]).returncode == 0,
+            ),
+        )
+        if not ok
+    ]
+    if missing:
+        if IN_CI:
+            pytest.fail("; ".join(missing))
+        pytest.skip("; ".join(missing))
+    # Outside pytest's temporary folders, which only root may enter.
+    work = Path(tempfile.mkdtemp(prefix="pyinfra-ci-"))
+    try:
+        shutil.copytree(
+            bake("executing").path, work / "project", ignore=shutil.ignore_patterns("__pycache__", ".*_cache")
+        )
+        assert run(["chown", "-R", UNPRIVILEGED_USER, str(work)]).returncode == 0
+        script = (
+            "set -e; cd project; /usr/bin/python3 -m venv .venv; "
+            ".venv/bin/python -m pip install -q --upgrade pip; .venv/bin/python -m pip install -q . --group test; "
+            ".venv/bin/python -m pytest -p no:cacheprovider -q"
+        )
+        result = run(["runuser", "-u", UNPRIVILEGED_USER, "--", "sh", "-c", script], cwd=work)
+    finally:
+        shutil.rmtree(work)
+    assert result.returncode == 0, describe(result)
+    assert " failed" not in result.stdout, describe(result)
