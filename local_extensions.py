@@ -6,6 +6,7 @@ cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from collections.abc import Iterator, Mapping
@@ -90,16 +91,30 @@ def toml_string(value: object) -> str:
     return '"' + "".join(out) + '"'
 
 
+PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
+
+
 @cache
 def _pre_gen_hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py"
-    )
+    spec = importlib.util.spec_from_file_location("pre_gen_project", PRE_GEN_HOOK)
     if spec is None or spec.loader is None:
-        raise ImportError("cannot load hooks/pre_gen_project.py")
+        raise ImportError(f"cannot load {PRE_GEN_HOOK}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@cache
+def _rules_fingerprint() -> bytes:
+    return hashlib.sha256(PRE_GEN_HOOK.read_bytes()).digest()
+
+
+def fingerprint(answers: Mapping[str, object]) -> str:
+    """A digest of the public answers and of the rules they are checked against."""
+    public = {key: value for key, value in answers.items() if not key.startswith("_")}
+    digest = hashlib.sha256(_rules_fingerprint())
+    digest.update(json.dumps(public, sort_keys=True, default=repr).encode())
+    return digest.hexdigest()
 
 
 @simple_filter
@@ -108,10 +123,22 @@ def check_answers(answers: Mapping[str, object]) -> str:
 
     ``__answers_checked``, the last variable in cookiecutter.json, applies this filter to every
     answer given before it. It runs before cookiecutter creates any directory, so a bad answer
-    leaves nothing behind; the error is reported the way the hook reports it.
+    leaves nothing behind; the error is reported the way the hook reports it. Its value is the
+    fingerprint of the answers that passed, the same for the same answers in every run, so that
+    recorded answers (replay files, cruft) stay reproducible.
     """
     hook = _pre_gen_hook()
     lines = hook.problems(dict(answers))
     if lines:
         raise FailedHookException(hook.report(lines))
-    return "yes"
+    return fingerprint(answers)
+
+
+@simple_filter
+def already_checked(answers: Mapping[str, object]) -> str:
+    """``yes`` if ``__answers_checked`` is the fingerprint of these very answers, else ``no``.
+
+    Rendered into the pre-generation hook, which then skips checks these answers already passed.
+    Answers changed since they were checked, or replayed against other rules, are checked again.
+    """
+    return "yes" if answers.get("__answers_checked") == fingerprint(answers) else "no"

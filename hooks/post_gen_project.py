@@ -1,14 +1,12 @@
 """Remove what the chosen options do not use, then print the next steps.
 
 It only deletes paths listed in ``ONLY_FOR`` inside the generated project, so running it again
-changes nothing: update tools that re-run it (cruft) get the same tree. No git, no network.
+changes nothing: update tools that re-run it (cruft) get the same tree. No git, no network. It
+imports as little as it can: every bake starts it as a new Python process.
 """
 
-from __future__ import annotations
-
 import json
-import shutil
-from pathlib import Path
+import os
 
 # The answers, rendered as JSON by cookiecutter: read as data, never run as code.
 ANSWERS = r"""
@@ -33,23 +31,26 @@ ONLY_FOR: dict[tuple[str, object], list[str]] = {
 }
 
 
-def unused_paths(answers: dict[str, object], project: Path) -> list[Path]:
+def unused_paths(answers: dict[str, object], project: str) -> list[str]:
     """Paths that belong to choices other than the ones made."""
     paths = []
     for (option, choice), relative_paths in ONLY_FOR.items():
         if answers[option] != choice:
-            paths.extend(project / path.format_map(answers) for path in relative_paths)
+            paths.extend(os.path.join(project, path.format_map(answers)) for path in relative_paths)
     return paths
 
 
-def prune(paths: list[Path], project: Path) -> None:
+def prune(paths: list[str], project: str) -> None:
+    root = os.path.realpath(project) + os.sep
     for path in paths:
-        if project.resolve() not in path.resolve().parents:
+        if not os.path.realpath(path).startswith(root):
             raise SystemExit(f"refusing to delete {path}: it is outside {project}")
-        if path.is_dir():
+        if os.path.isdir(path):
+            import shutil  # only when there is a folder to remove
+
             shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+        elif os.path.lexists(path):
+            os.remove(path)
 
 
 def next_steps(answers: dict[str, object]) -> str:
@@ -74,7 +75,7 @@ Then point it at your system: {seam}.
 
 def main() -> None:
     answers = json.loads(ANSWERS)
-    project = Path.cwd()
+    project = os.getcwd()
     prune(unused_paths(answers, project), project)
     print(next_steps(answers))
 

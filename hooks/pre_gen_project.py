@@ -9,18 +9,26 @@ The same checks also run a step earlier, while cookiecutter renders the answers
 from ``project_slug`` before this hook runs: a slug like ``a/b`` would otherwise leave ``a`` behind.
 """
 
-from __future__ import annotations
-
-import json
-import keyword
-import re
 import sys
-from collections.abc import Callable
 
 # The answers, rendered as JSON by cookiecutter: read as data, never run as code.
 ANSWERS = r"""
 {{ cookiecutter | tojson }}
 """
+# "yes" when these very answers already passed these very checks: check_answers fingerprinted
+# them while cookiecutter rendered them, and already_checked (both in local_extensions.py) found the
+# same fingerprint, of the same answers and of this file, when cookiecutter rendered this hook. Only
+# "yes" or "no" is rendered here, never an answer. Every bake starts this hook as a new Python
+# process: this spares it the imports below.
+ALREADY_CHECKED = "{{ cookiecutter | already_checked }}" == "yes"
+
+if __name__ == "__main__" and ALREADY_CHECKED:
+    sys.exit(0)
+
+import json  # noqa: E402 - after the shortcut above, which needs none of these
+import keyword  # noqa: E402
+import re  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 BUILTIN_CONNECTORS = frozenset(
     # pyinfra 3.x's own connectors, plus winrm, which pyinfra 2.x had and pyinfra-winrm provides.

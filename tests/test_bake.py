@@ -263,3 +263,17 @@ def test_the_template_folder_holds_only_tracked_files() -> None:
     )
     stray = [line for line in result.stdout.splitlines() if line.startswith("!!")]
     assert not stray, f"ignored files in the template folder would be baked: {stray}"
+
+
+def test_files_copied_without_rendering_hold_no_jinja() -> None:
+    # cookiecutter copies them as they are, so any Jinja in them would reach the project.
+    template = ROOT / "{{cookiecutter.project_slug}}"
+    copied = [
+        path
+        for pattern in COOKIECUTTER["_copy_without_render"]
+        for path in template.glob(pattern)
+        if path.is_file()
+    ]
+    assert len(copied) >= len(COOKIECUTTER["_copy_without_render"])
+    for path in copied:
+        assert not re.search(r"\{\{|\{%|\{#", path.read_text(encoding="utf-8")), path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.generate import generate_context
+from cookiecutter.main import cookiecutter
 from cookiecutter.prompt import prompt_for_config
+from cookiecutter.utils import create_env_with_context
 
 from support import ROOT, Baked, variant_params
 
@@ -232,13 +235,69 @@ def test_a_path_as_slug_creates_nothing_anywhere(
     assert not Path("/absolute").exists()
 
 
+# The pre-generation hook skips the checks only for the very answers that passed them.
+
+
+def rendered_pre_gen_hook(answers: dict[str, Any]) -> str:
+    context = {"cookiecutter": answers}
+    template = create_env_with_context(context).from_string(
+        (ROOT / "hooks" / "pre_gen_project.py").read_text()
+    )
+    return template.render(**context)
+
+
+def test_the_hook_skips_the_checks_for_answers_that_passed_them() -> None:
+    answers = default_answers()
+    assert 'ALREADY_CHECKED = "yes" == "yes"' in rendered_pre_gen_hook(answers)
+    # The fingerprint depends on the answers only: the same answers give the same one in every run.
+    assert default_answers()["__answers_checked"] == answers["__answers_checked"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"connector_name": "Bad Name"},  # changed after the check
+        {"github_actions": False},  # any answer counts, not only the names
+        {"__answers_checked": "yes"},  # a made-up fingerprint
+        {"__answers_checked": ""},
+    ],
+    ids=repr,
+)
+def test_the_hook_checks_answers_that_did_not_pass_as_they_are(change: dict[str, Any]) -> None:
+    answers = default_answers()
+    answers.update(change)
+    assert 'ALREADY_CHECKED = "no" == "yes"' in rendered_pre_gen_hook(answers)
+
+
+def test_a_replay_edited_to_a_bad_value_is_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # A replay reaches the hook without the early check: its answers are not rendered again.
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path / 'replay'}\ncookiecutters_dir: {tmp_path / 'templates'}\n")
+    first = Path(
+        cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp_path / "first"), config_file=str(config))
+    )
+    assert first.is_dir()
+    replay = tmp_path / "replay" / f"{ROOT.name}.json"
+    recorded = json.loads(replay.read_text())
+    recorded["cookiecutter"]["connector_name"] = "Bad Name"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(recorded))
+    capfd.readouterr()
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(ROOT), replay=str(edited), output_dir=str(tmp_path / "second"), config_file=str(config)
+        )
+    assert "error: connector_name = 'Bad Name': " in capfd.readouterr().err
+    assert_nothing_left(tmp_path / "second")
+
+
 def test_post_gen_only_prunes_inside_the_project(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     outside = tmp_path / "outside.txt"
     outside.write_text("keep")
     with pytest.raises(SystemExit, match="outside"):
-        POST_GEN.prune([project / ".." / "outside.txt"], project)
+        POST_GEN.prune([str(project / ".." / "outside.txt")], str(project))
     assert outside.read_text() == "keep"
 
 
