@@ -23,6 +23,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
+from {{ cookiecutter.package_name }} import _process
 from {{ cookiecutter.package_name }}.connector import (
     NAME,
     TARGET_KEY,
@@ -94,6 +95,36 @@ def test_put_file_refuses_a_directory_destination(host: Host, tmp_path: Path) ->
     with pytest.raises(OSError, match="is a directory"):
         host.put_file(io.BytesIO(b"data"), str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("splice", [True, False], ids=["splice", "no-splice"])
+def test_files_stream_exactly_with_or_without_splice(
+    host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, splice: bool
+) -> None:
+    # Files move between a file and the command's pipe with splice(2) where the kernel has it,
+    # else through bounded reads and writes.
+    if not splice:
+        monkeypatch.delattr(os, "splice", raising=False)
+    data = os.urandom(3 * _process.TRANSFER_CHUNK_SIZE + 7)
+    (tmp_path / "source.bin").write_bytes(data)
+    with (tmp_path / "source.bin").open("rb") as source:
+        assert host.put_file(source, str(tmp_path / "uploaded.bin"))
+    assert (tmp_path / "uploaded.bin").read_bytes() == data
+    assert host.get_file(str(tmp_path / "uploaded.bin"), str(tmp_path / "downloaded.bin"))
+    assert (tmp_path / "downloaded.bin").read_bytes() == data
+
+
+def test_a_file_splice_refuses_is_copied_instead(tmp_path: Path) -> None:
+    # splice(2) cannot write to a file opened for appending (EINVAL): the bytes are copied instead.
+    data = os.urandom(2 * _process.TRANSFER_CHUNK_SIZE + 7)
+    (tmp_path / "source.bin").write_bytes(data)
+    fd = os.open(tmp_path / "appended.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        status, _ = _process.run(["cat", str(tmp_path / "source.bin")], stdout=fd)
+    finally:
+        os.close(fd)
+    assert status == 0
+    assert (tmp_path / "appended.bin").read_bytes() == data
 
 
 # Changing only target_argv: an exec-style command line in front of every target.

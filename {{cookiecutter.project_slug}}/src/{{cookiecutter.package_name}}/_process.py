@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -25,6 +26,9 @@ from gevent.hub import get_hub
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
 CHUNK_SIZE = 64 * 1024
+TRANSFER_CHUNK_SIZE = 1024 * 1024
+TRANSFER_PIPE_SIZE = 1024 * 1024
+_SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 TERM_GRACE_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
 
@@ -35,8 +39,8 @@ LineCallback = Callable[[str, str], None]
 def run(
     argv: Sequence[str],
     *,
-    stdin: Iterable[bytes] = (),
-    stdout: Callable[[bytes], object] | None = None,
+    stdin: Iterable[bytes] | int = (),
+    stdout: Callable[[bytes], object] | int | None = None,
     timeout: float | None = None,
     on_line: LineCallback | None = None,
 ) -> tuple[int, CommandOutput]:
@@ -44,8 +48,10 @@ def run(
 
     Args:
         argv: the program and its arguments, looked up on ``PATH``.
-        stdin: byte chunks written to the process, then its stdin is closed.
-        stdout: when given, receives raw stdout chunks instead of them being collected as lines.
+        stdin: byte chunks written to the process, or a file descriptor whose content is streamed
+            to it (an upload); then its stdin is closed.
+        stdout: when given, receives raw stdout instead of it being collected as lines: a callable
+            gets the chunks, a file descriptor gets the bytes written to it (a download).
         timeout: seconds the whole run may take. When they pass, the process and everything it
             started are stopped and :class:`TimeoutError` is raised.
         on_line: called for every output line as it arrives (used to print output live).
@@ -62,9 +68,15 @@ def run(
     combined: list[OutputLine] = []
     stdout_lines = _Lines("stdout", combined, on_line)
     stderr_lines = _Lines("stderr", combined, on_line)
-    writer: Greenlet[..., None] = gevent.spawn(_write_all, child, stdin)
+    writer: Greenlet[..., None] = (
+        gevent.spawn(_stream, stdin, child.stdin, child.close)
+        if isinstance(stdin, int)
+        else gevent.spawn(_write_all, child, stdin)
+    )
     readers: list[Greenlet[..., None]] = [
-        gevent.spawn(_read_all, child.stdout, stdout or stdout_lines.feed),
+        gevent.spawn(_stream, child.stdout, stdout)
+        if isinstance(stdout, int)
+        else gevent.spawn(_read_all, child.stdout, stdout or stdout_lines.feed),
         gevent.spawn(_read_all, child.stderr, stderr_lines.feed),
     ]
     deadline = gevent.Timeout(timeout) if timeout else None
@@ -274,6 +286,51 @@ def _write_all(child: _Child, chunks: Iterable[bytes]) -> None:
     finally:
         watcher.close()
         child.close(child.stdin)
+
+
+def _stream(source: int, target: int, close: Callable[[int], None] | None = None) -> None:
+    """Move every byte from ``source`` to ``target``, one of them a pipe of the child's.
+
+    Without copying through Python where the kernel can (``splice``), and through a pipe widened to
+    TRANSFER_PIPE_SIZE where allowed: both make a file transfer several times faster.
+    """
+    hub = get_hub()
+    pipe, events = (target, 2) if close is not None else (source, 1)
+    _widen(pipe)
+    watcher = hub.loop.io(pipe, events)
+    splice = getattr(os, "splice", None)
+    pending = b""
+    try:
+        while True:
+            try:
+                if pending:
+                    pending = pending[os.write(target, pending) :]
+                    continue
+                if splice is not None:
+                    try:
+                        if not splice(source, target, TRANSFER_CHUNK_SIZE, flags=_SPLICE_FLAGS):
+                            return
+                        continue
+                    except OSError as error:
+                        if error.errno not in (errno.EINVAL, errno.ENOSYS):
+                            raise
+                        splice = None  # this kind of file cannot be spliced: copy instead
+                pending = os.read(source, TRANSFER_CHUNK_SIZE)
+                if not pending:
+                    return
+            except BlockingIOError:
+                hub.wait(watcher)
+            except BrokenPipeError:
+                return  # the process stopped reading; its exit status tells what happened
+    finally:
+        watcher.close()
+        if close is not None:
+            close(target)
+
+
+def _widen(pipe: int) -> None:
+    with contextlib.suppress(AttributeError, OSError):  # Linux only; refused past the user's quota
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, TRANSFER_PIPE_SIZE)  # type: ignore[attr-defined, unused-ignore]
 
 
 def _read_all(fd: int, sink: Callable[[bytes], object]) -> None:
