@@ -1,4 +1,4 @@
-"""The template's own Python (hooks, filters, tests, scripts) is lint- and format-clean.
+"""The template's own Python (hooks, filters, tests, scripts, benchmarks) is lint- and format-clean.
 
 The baked projects' Python is checked by their own tools in test_install.py.
 """
@@ -12,7 +12,7 @@ import pytest
 
 from support import ROOT, describe, run
 
-PATHS = ["hooks", "local_extensions.py", "scripts", "tests"]
+PATHS = ["benchmarks", "hooks", "local_extensions.py", "scripts", "tests"]
 
 
 @pytest.mark.parametrize("check", [["check"], ["format", "--check"]], ids=["ruff check", "ruff format"])

@@ -1,0 +1,37 @@
+"""The benchmark script keeps working: its quick mode runs every measurement on small sizes.
+
+The figures themselves are for people (see the README); no test asserts a timing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from support import ROOT, describe, run
+
+ROWS = [
+    "run_shell_command('true'), not monkey-patched: vs @local",
+    "run_shell_command('true'), gevent monkey-patched: vs @local",
+    "hosts each sleep",
+    "put_file 4 MB: vs cp",
+    "put_file 4 MB: peak memory minus a 1-byte put",
+    "get_file 4 MB: vs cp",
+    "get_file 4 MB: peak memory minus a 1-byte get",
+    "contract tests, outside the CLI tests",
+    "1000 hosts from JSON into an Inventory: vs pyinfra given them directly",
+    "make_names_data per host, 5000 hosts: vs 100 (linear)",
+    "cookiecutter --no-input: vs a one-file template",
+]
+
+
+@pytest.mark.xdist_group("benchmark")
+def test_the_benchmark_runs_every_measurement_in_quick_mode() -> None:
+    result = run([sys.executable, str(ROOT / "benchmarks" / "benchmark.py"), "--quick"], timeout=1200)
+    assert result.returncode == 0, describe(result)
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].split("|")[1].strip() == "Measure"
+    for row in ROWS:
+        assert any(row in line for line in table), f"no row for {row!r}\n{result.stdout}"
+    assert all(line.split("|")[-2].strip() in ("ok", "MISSED") for line in table[2:]), result.stdout
