@@ -161,6 +161,28 @@ def has_passwordless(probe: str) -> bool:
     return subprocess.run(f"{probe} </dev/null >/dev/null 2>&1", shell=True, check=False).returncode == 0
 
 
+def missing_privileges() -> list[str]:
+    """What the contract runs for real that this machine cannot: passwordless ``sudo``, ``su``.
+
+    CI must offer both (.ci/run installs sudo): there a missing one fails the test that asks.
+    """
+    missing = [
+        name
+        for name, probe in (("sudo", "sudo -n true"), ("su", "su -s /bin/sh nobody -c true"))
+        if not has_passwordless(probe)
+    ]
+    if missing and IN_CI:
+        pytest.fail(f"CI must offer passwordless {' and '.join(missing)}; .ci/run installs sudo")
+    return missing
+
+
+def require_privileges() -> None:
+    """Skip, saying why, where the machine lacks what ``missing_privileges`` looks for."""
+    missing = missing_privileges()
+    if missing:
+        pytest.skip(f"no passwordless {' or '.join(missing)} on this machine (.ci/run sets it up as root)")
+
+
 def installs(kind: str | None = None) -> list[Any]:
     """(variant, pyinfra) pairs for the ``installed`` fixture, each on the worker of its variant.
 
