@@ -76,3 +76,30 @@ def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
     """The installation a test is parametrized with: ``(variant, "latest" or "floor")``."""
     variant, pyinfra = request.param
     return install(variant, pyinfra)  # type: ignore[no-any-return]
+
+
+LOST_GROUPS = pytest.StashKey[str]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Notice when pytest-xdist's ``--dist loadgroup`` lost the ``xdist_group`` marks.
+
+    Each supported combination is baked and installed once, by the one worker its group runs on.
+    Where the grouping silently stops working (pytest 9.2 with pytest-xdist 3.8,
+    pytest-dev/pytest-xdist#1386), every worker installs every combination again and the suite
+    takes several times as long: the grouped tests then fail, saying so.
+    """
+    config = session.config
+    if not hasattr(config, "workerinput") or not getattr(config.option, "loadgroup", False):
+        return
+    grouped = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group")]
+    if grouped and not any("@" in nodeid for nodeid in grouped):
+        config.stash[LOST_GROUPS] = (
+            "--dist loadgroup ignored every xdist_group mark, so each worker would bake and install "
+            "every combination again; pyproject.toml pins a pytest and pytest-xdist that keep them"
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if LOST_GROUPS in item.config.stash and item.get_closest_marker("xdist_group"):
+        pytest.fail(item.config.stash[LOST_GROUPS], pytrace=False)
