@@ -1,14 +1,17 @@
 """Jinja extensions of the template: answers kept as given, free text embedded safely, answers
-checked before anything is written.
+checked before anything is written, and a record of how a project was made.
 
-cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``.
+cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``. One process may
+render several versions of the template from the same folder (``cruft update`` renders the old and
+the new one), so nothing read from the template's files is kept beyond the content it was read
+from.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
+import subprocess
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -16,7 +19,9 @@ from types import ModuleType
 from typing import Any
 
 from cookiecutter import prompt
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
 from cookiecutter.exceptions import FailedHookException
+from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 from cookiecutter.utils import simple_filter
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -53,10 +58,13 @@ class LiteralAnswers(Extension):
         prompt.render_variable = render_variable
 
 
-@cache
 def _own_values() -> frozenset[str]:
     """Every string in cookiecutter.json: the only values that are templates."""
+    return _strings_of((TEMPLATE / "cookiecutter.json").read_bytes())
 
+
+@cache
+def _strings_of(document: bytes) -> frozenset[str]:
     def strings(value: object) -> Iterator[str]:
         if isinstance(value, str):
             yield value
@@ -67,7 +75,7 @@ def _own_values() -> frozenset[str]:
             for item in value.values():
                 yield from strings(item)
 
-    return frozenset(strings(json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))))
+    return frozenset(strings(json.loads(document)))
 
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -94,25 +102,23 @@ def toml_string(value: object) -> str:
 PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 
 
-@cache
 def _pre_gen_hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pre_gen_project", PRE_GEN_HOOK)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {PRE_GEN_HOOK}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The pre-generation hook, unrendered, as a module: the checks and nothing else run."""
+    return _module_of(PRE_GEN_HOOK.read_bytes())
 
 
 @cache
-def _rules_fingerprint() -> bytes:
-    return hashlib.sha256(PRE_GEN_HOOK.read_bytes()).digest()
+def _module_of(source: bytes) -> ModuleType:
+    module = ModuleType("pre_gen_project")
+    module.__file__ = str(PRE_GEN_HOOK)
+    exec(compile(source, PRE_GEN_HOOK, "exec"), module.__dict__)
+    return module
 
 
 def fingerprint(answers: Mapping[str, object]) -> str:
     """A digest of the public answers and of the rules they are checked against."""
     public = {key: value for key, value in answers.items() if not key.startswith("_")}
-    digest = hashlib.sha256(_rules_fingerprint())
+    digest = hashlib.sha256(PRE_GEN_HOOK.read_bytes())
     digest.update(json.dumps(public, sort_keys=True, default=repr).encode())
     return digest.hexdigest()
 
@@ -142,3 +148,54 @@ def already_checked(answers: Mapping[str, object]) -> str:
     Answers changed since they were checked, or replayed against other rules, are checked again.
     """
     return "yes" if answers.get("__answers_checked") == fingerprint(answers) else "no"
+
+
+@simple_filter
+def cruft_state(answers: Mapping[str, object]) -> str:
+    """The project's ``.cruft.json``: the template, its commit and every answer, as cruft writes it.
+
+    With it, ``cruft check`` tells whether the template has moved on and ``cruft update`` brings
+    the changes in, whether the project was baked by cookiecutter or by ``cruft create`` (which
+    writes its own in its place). The commit is the template's git HEAD, or null where the
+    template is not the top of a git work tree.
+    """
+    source = _template_source(str(answers.get("_template") or TEMPLATE))
+    commit = _git_head(TEMPLATE)
+    context = {key: value for key, value in answers.items() if not key.startswith("_")}
+    context.update(__template_version=answers.get("__template_version"), _template=source, _commit=commit)
+    state = {
+        "template": source,
+        "commit": commit,
+        "checkout": answers.get("_checkout"),
+        "context": {"cookiecutter": context},
+        "directory": None,
+        "skip": [],
+    }
+    return json.dumps(state, ensure_ascii=False, indent=2)
+
+
+def _template_source(template: str) -> str:
+    """Where cruft finds the template again: its URL, with cookiecutter's abbreviations (``gh:``,
+    ``gl:``, ``bb:``) expanded, or the absolute path of a local folder."""
+    expanded = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+    if is_repo_url(expanded) or is_zip_file(expanded):
+        return expanded.removeprefix("git+")  # cookiecutter's marker of a git URL, not git's
+    return str(TEMPLATE)
+
+
+def _git_head(folder: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = result.stdout.split("\n")
+    if result.returncode or len(lines) < 2 or Path(lines[0]).resolve() != folder:
+        return None  # not a git work tree, or only a folder inside another project's
+    return lines[1]

@@ -1,0 +1,393 @@
+"""Unattended use: the same answers bake the same project however they are given, a git URL with a
+tag works, the README's CI recipe runs, and cruft keeps a baked project in step with the template.
+
+The template under test is a git repository made from this checkout's files (tracked, and new ones
+not ignored), the way ``cookiecutter gh:OWNER/REPO`` or cruft would clone it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from support import COOKIECUTTER, ROOT, describe, run
+
+pytestmark = pytest.mark.xdist_group("scaffolding")
+
+BIN = Path(sys.executable).parent  # cookiecutter and cruft, installed beside pytest
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Template Maintainer",
+    "GIT_AUTHOR_EMAIL": "maintainer@example.com",
+    "GIT_COMMITTER_NAME": "Template Maintainer",
+    "GIT_COMMITTER_EMAIL": "maintainer@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+ANSWERS = {
+    "connector_name": "acme_cloud",
+    "connector_kind": "inventory",
+    "author_name": 'Ada O\'Hara "Lovelace"',
+    "description": "Hosts from Acme's cloud: {{ not Jinja }} $(not a command) 🚀",
+    "license": "Apache-2.0",
+    "github_actions": False,
+}
+TAG = "v" + COOKIECUTTER["__template_version"]
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = run(["git", *args], cwd=cwd, env=GIT_ENV)
+    assert result.returncode == 0, describe(result)
+    return result.stdout.strip()
+
+
+def user_config(folder: Path, **default_context: Any) -> Path:
+    """A cookiecutter user configuration that keeps clones and replays in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "cookiecutter-config.yaml"
+    settings: dict[str, Any] = {
+        "cookiecutters_dir": str(folder / "cookiecutters"),
+        "replay_dir": str(folder / "replay"),
+    }
+    if default_context:
+        settings["default_context"] = default_context
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return config
+
+
+def cookiecutter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "cookiecutter"), *args], cwd=cwd)
+
+
+def git_url(repo: Path) -> str:
+    """The repository as cookiecutter clones it: ``git+`` names the kind of repository."""
+    return f"git+{repo.as_uri()}"
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository holding this checkout's template, its one commit tagged with the version."""
+    repo = tmp_path_factory.mktemp("template") / "pyinfra-connector-template"
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
+    assert listed.returncode == 0, describe(listed)
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "The template as it is being tested", cwd=repo)
+    git("tag", TAG, cwd=repo)
+    return repo
+
+
+# The same answers, three ways.
+
+
+def test_no_input_a_config_file_and_a_replay_bake_the_same_project(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    pairs = [
+        f"{key}={'yes' if value is True else 'no' if value is False else value}"
+        for key, value in ANSWERS.items()
+    ]
+    config = user_config(tmp_path)
+    first = cookiecutter(
+        "--no-input", "--config-file", str(config), "-o", "no-input", str(template_repo), *pairs, cwd=tmp_path
+    )
+    assert first.returncode == 0, describe(first)
+
+    with_defaults = user_config(tmp_path / "defaults", **ANSWERS)
+    second = cookiecutter(
+        "--no-input",
+        "--config-file",
+        str(with_defaults),
+        "-o",
+        "config-file",
+        str(template_repo),
+        cwd=tmp_path,
+    )
+    assert second.returncode == 0, describe(second)
+
+    (replay,) = (tmp_path / "replay").glob("*.json")
+    third = cookiecutter(
+        "--replay-file",
+        str(replay),
+        "--config-file",
+        str(config),
+        "-o",
+        "replay",
+        str(template_repo),
+        cwd=tmp_path,
+    )
+    assert third.returncode == 0, describe(third)
+
+    projects = [tmp_path / output / "pyinfra-acme-cloud" for output in ("no-input", "config-file", "replay")]
+    trees = [tree(project) for project in projects]
+    assert trees[0], "nothing was baked"
+    assert trees[1] == trees[0]
+    assert trees[2] == trees[0]
+    recorded = json.loads(trees[0][".cruft.json"])["context"]["cookiecutter"]
+    assert {key: recorded[key] for key in ANSWERS} == ANSWERS
+
+
+def test_an_invalid_value_exits_non_zero_with_one_line_saying_why(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    result = cookiecutter(
+        "--no-input",
+        "--config-file",
+        str(user_config(tmp_path)),
+        "-o",
+        "out",
+        str(template_repo),
+        "connector_name=docker",
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0, describe(result)
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
+    (error,) = errors
+    assert error.startswith("error: connector_name = 'docker': must not be one of pyinfra's own connectors")
+    assert error.endswith("(did you mean 'my_docker'?)")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_git_url_with_a_tag_bakes_that_tag(template_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "template"
+    shutil.copytree(template_repo, repo, symlinks=True)
+    change_the_template(repo)  # after the tag
+    tagged = git("rev-parse", f"{TAG}^{{commit}}", cwd=repo)
+    result = cookiecutter(
+        "--no-input",
+        "--config-file",
+        str(user_config(tmp_path)),
+        "-o",
+        "out",
+        git_url(repo),
+        "--checkout",
+        TAG,
+        "connector_name=acme_cloud",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, describe(result)
+    project = tmp_path / "out" / "pyinfra-acme-cloud"
+    assert CHANGE not in (project / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    state = json.loads((project / ".cruft.json").read_text())
+    # cruft clones the URL without cookiecutter's "git+".
+    assert (state["template"], state["commit"], state["checkout"]) == (repo.as_uri(), tagged, TAG)
+    assert state["context"]["cookiecutter"]["_commit"] == tagged
+
+
+# The README's GitHub Actions recipe, its shell steps run for real.
+
+
+def readme_recipe() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Scaffold in CI\n", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_recipe_scaffolds_tests_and_uploads_a_connector(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    recipe = tmp_path / "scaffold.yml"
+    recipe.write_text(readme_recipe(), encoding="utf-8")
+    (steps,) = [job["steps"] for job in yaml.safe_load(recipe.read_text())["jobs"].values()]
+    upload = steps[-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+
+    # The recipe passes the checks a baked project's workflows pass.
+    for command in (
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(recipe)],
+        ["zizmor", "--offline", "--persona", "pedantic", str(recipe)],
+    ):
+        result = run([str(BIN / command[0]), *command[1:]], cwd=tmp_path)
+        assert result.returncode == 0, describe(result)
+        if command[0] == "zizmor":
+            assert "No findings to report" in result.stdout + result.stderr, describe(result)
+
+    # What GitHub gives the steps: a Python on PATH, the workspace, the inputs.
+    venv = tmp_path / "runner-python"
+    assert run([sys.executable, "-m", "venv", str(venv)]).returncode == 0
+    workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    workspace.mkdir()
+    runner_temp.mkdir()
+    inputs = {"connector_name": "acme_cloud", "connector_kind": "executing"}
+    overrides = {"TEMPLATE": git_url(template_repo), "TEMPLATE_REF": TAG}
+    for step in steps:
+        if "run" not in step:
+            continue
+        env = {
+            key: overrides.get(
+                key, re.sub(r"\$\{\{ *inputs\.(\w+) *\}\}", lambda m: inputs[m[1]], str(value))
+            )
+            for key, value in step.get("env", {}).items()
+        }
+        env.update(
+            PATH=f"{venv / 'bin'}:{os.environ['PATH']}",
+            COOKIECUTTER_CONFIG=str(user_config(tmp_path)),  # its clones and replays stay here
+            RUNNER_TEMP=str(runner_temp),
+            CI="true",
+        )
+        result = run(["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, timeout=1800)
+        assert result.returncode == 0, f"step {step.get('name')!r} failed\n{describe(result)}"
+        if "pytest" in step["run"]:
+            assert " passed" in result.stdout, describe(result)
+    uploaded = workspace / upload["with"]["path"]
+    assert sorted(path.name for path in uploaded.iterdir()) == ["pyinfra-acme-cloud"]
+    project = uploaded / "pyinfra-acme-cloud"
+    assert (project / "pyproject.toml").is_file()
+    assert json.loads((project / ".cruft.json").read_text())["checkout"] == TAG
+    debris = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.name in ("__pycache__", ".pytest_cache", ".venv", "build", "dist")
+        or path.suffix == ".egg-info"
+    ]
+    assert not debris, f"the artifact holds more than the baked project: {debris}"
+
+
+# cruft: record, check, update.
+
+
+def commit_project(project: Path) -> None:
+    git("init", "-q", "-b", "main", cwd=project)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "Baked", cwd=project)
+
+
+def cruft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run([str(BIN / "cruft"), *args], cwd=cwd, env={**GIT_ENV, "HOME": str(cwd)})
+
+
+CHANGE = "\nThis line arrived with a template update.\n"
+
+
+def change_the_template(repo: Path) -> None:
+    readme = repo / "{{cookiecutter.project_slug}}" / "CONTRIBUTING.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + CHANGE, encoding="utf-8")
+    git("commit", "-q", "-am", "Tell contributors one more thing", cwd=repo)
+
+
+@pytest.mark.parametrize("baker", ["cruft create", "cookiecutter"])
+def test_cruft_brings_a_template_change_into_a_baked_project(
+    template_repo: Path, tmp_path: Path, baker: str
+) -> None:
+    repo = tmp_path / "template"
+    shutil.copytree(template_repo, repo, symlinks=True)
+    old = git("rev-parse", "HEAD", cwd=repo)
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    answers = {"connector_name": "acme_cloud", "description": "Quotes ' \" and \\ stay as typed"}
+    if baker == "cruft create":
+        (tmp_path / "answers.json").write_text(json.dumps(answers))
+        result = cruft(
+            "create",
+            "--no-input",
+            "--extra-context-file",
+            str(tmp_path / "answers.json"),
+            "--output-dir",
+            str(projects),
+            str(repo),
+            cwd=tmp_path,
+        )
+    else:
+        pairs = [f"{key}={value}" for key, value in answers.items()]
+        result = cookiecutter(
+            "--no-input",
+            "--config-file",
+            str(user_config(tmp_path)),
+            "-o",
+            str(projects),
+            git_url(repo),
+            *pairs,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, describe(result)
+    project = projects / "pyinfra-acme-cloud"
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == old
+    commit_project(project)
+
+    result = cruft("check", cwd=project)
+    assert result.returncode == 0, describe(result)
+
+    change_the_template(repo)
+    result = cruft("check", cwd=project)
+    assert result.returncode != 0, describe(result)
+    assert "out of date" in result.stdout + result.stderr
+
+    result = cruft("update", "--skip-apply-ask", "--allow-untracked-files", cwd=project)
+    assert result.returncode == 0, describe(result)
+    assert (project / "CONTRIBUTING.md").read_text(encoding="utf-8").endswith(CHANGE)
+    leftovers = [path.name for path in project.rglob("*") if path.suffix in (".rej", ".orig")]
+    assert not leftovers, leftovers
+    changed = git("diff", "HEAD", "--name-only", cwd=project).splitlines()
+    assert sorted(changed) == [".cruft.json", "CONTRIBUTING.md"], changed
+    assert not git("ls-files", "--others", "--exclude-standard", cwd=project), "cruft left files behind"
+    assert "<<<<<<<" not in (project / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["commit"] == git("rev-parse", "HEAD", cwd=repo)
+    assert state["context"]["cookiecutter"]["description"] == answers["description"]
+
+    result = cruft("check", cwd=project)
+    assert result.returncode == 0, describe(result)
+
+
+def test_one_process_renders_each_version_of_the_template_from_its_own_files(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    # cruft update renders the old and the new version of the template from the same folder, in
+    # one process that imports local_extensions once: what it reads must follow the files.
+    folder = tmp_path / "template"
+    shutil.copytree(template_repo, folder, symlinks=True)
+    spec = importlib.util.spec_from_file_location(
+        "local_extensions_under_test", folder / "local_extensions.py"
+    )
+    assert spec
+    assert spec.loader
+    extensions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extensions)
+    assert "{{ cookiecutter.connector_name }}-new" not in extensions._own_values()
+    old_rules = extensions._pre_gen_hook().RULES
+
+    context = json.loads((folder / "cookiecutter.json").read_text())
+    context["__new_value"] = "{{ cookiecutter.connector_name }}-new"
+    (folder / "cookiecutter.json").write_text(json.dumps(context))
+    hook = folder / "hooks" / "pre_gen_project.py"
+    hook.write_text(
+        hook.read_text().replace("\nRULES: list[Rule] = [\n", "\nRULES: list[Rule] = [\n    *[],\n")
+    )
+
+    assert "{{ cookiecutter.connector_name }}-new" in extensions._own_values()
+    assert extensions._pre_gen_hook().RULES is not old_rules
+
+
+# Versions.
+
+
+def test_the_template_version_is_the_newest_in_the_changelog() -> None:
+    version = COOKIECUTTER["__template_version"]
+    assert re.fullmatch(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)", version), version
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, flags=re.MULTILINE)
+    assert releases, "no release in CHANGELOG.md"
+    assert releases[0] == version
+    assert "## [Unreleased]" in changelog
