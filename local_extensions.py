@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cookiecutter import prompt
+from cookiecutter import generate, prompt
 from cookiecutter.config import BUILTIN_ABBREVIATIONS
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
@@ -42,25 +43,68 @@ class LiteralAnswers(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         original = prompt.render_variable
-        if getattr(original, "keeps_answers", False):
-            return
+        if not getattr(original, "keeps_answers", False):
 
-        def render_variable(env: Environment, raw: Any, cookiecutter_dict: dict[str, Any]) -> Any:
-            if (
-                isinstance(raw, str)
-                and LiteralAnswers.identifier in env.extensions
-                and raw not in _own_values()
-            ):
-                return raw
-            return original(env, raw, cookiecutter_dict)
+            def render_variable(env: Environment, raw: Any, cookiecutter_dict: dict[str, Any]) -> Any:
+                if (
+                    isinstance(raw, str)
+                    and LiteralAnswers.identifier in env.extensions
+                    and raw not in _own_values()
+                ):
+                    return raw
+                return original(env, raw, cookiecutter_dict)
 
-        render_variable.keeps_answers = True  # type: ignore[attr-defined]
-        prompt.render_variable = render_variable
+            render_variable.keeps_answers = True  # type: ignore[attr-defined]
+            prompt.render_variable = render_variable
+
+        create_dir = generate.render_and_create_dir
+        if not getattr(create_dir, "checks_answers", False):
+
+            def render_and_create_dir(
+                dirname: str, context: dict[str, Any], output_dir: Any, environment: Environment, *args: Any
+            ) -> Any:
+                if LiteralAnswers.identifier in environment.extensions:
+                    _settle_answers(context["cookiecutter"], environment)
+                return create_dir(dirname, context, output_dir, environment, *args)
+
+            render_and_create_dir.checks_answers = True  # type: ignore[attr-defined]
+            generate.render_and_create_dir = render_and_create_dir
+
+
+def _settle_answers(answers: dict[str, Any], environment: Environment) -> None:
+    """Check the answers, and set the template's own values, right before the project directory is
+    made: the last step before anything is written, whichever way the answers came.
+
+    ``check_answers`` already checked answers that were rendered, and ``__answers_checked`` then
+    holds their fingerprint. Answers that were not rendered (a replay file) or that set
+    ``__answers_checked`` themselves (``__answers_checked=x`` on the command line) are checked here.
+    Values of ``__`` keys belong to the template, not to the answers: they are set from
+    cookiecutter.json whatever the answers or a replay say.
+    """
+    for key, raw in _own_context().items():
+        if key.startswith("__") and key != "__answers_checked" and isinstance(raw, str):
+            answers[key] = environment.from_string(raw).render(cookiecutter=answers) if "{" in raw else raw
+    if answers.get("__answers_checked") != fingerprint(answers):
+        hook = _pre_gen_hook()
+        lines = hook.problems(dict(answers))
+        if lines:
+            raise FailedHookException(hook.report(lines))
+        answers["__answers_checked"] = fingerprint(answers)
 
 
 def _own_values() -> frozenset[str]:
     """Every string in cookiecutter.json: the only values that are templates."""
     return _strings_of((TEMPLATE / "cookiecutter.json").read_bytes())
+
+
+def _own_context() -> dict[str, Any]:
+    """cookiecutter.json as it is now."""
+    return dict(_json_of((TEMPLATE / "cookiecutter.json").read_bytes()))
+
+
+@cache
+def _json_of(document: bytes) -> Any:
+    return json.loads(document)
 
 
 @cache
@@ -97,6 +141,45 @@ def toml_string(value: object) -> str:
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+# ASCII punctuation that can start markup anywhere in a line: HTML and comments, links and images,
+# emphasis, code, entities, and the tables, strikethrough and math of GitHub's and other renderers.
+_MARKDOWN_INLINE = frozenset("\\`*_[]<>&~|$")
+# What can start a block at the beginning of a line: a heading, a list item, a setext underline.
+_MARKDOWN_LINE_START = re.compile(r"[#+=-]|[0-9]{1,9}[.)]")
+
+
+@simple_filter
+def markdown_text(value: object) -> str:
+    """Render ``value`` as Markdown that shows exactly its characters, as one line of text.
+
+    CommonMark reads ``<!--``, ``<b>``, ``[x](y)``, ``*x*``, ``&amp;``, a leading ``#`` or ``1.``
+    and more as markup. These get a backslash, which CommonMark removes (any ASCII punctuation may
+    be escaped). White space at either end, which Markdown drops, is written as character
+    references.
+    """
+    text = str(value)
+    core = text.strip()
+    if not core:
+        return "".join(f"&#x{ord(char):x};" for char in text)
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    out = "".join(f"\\{char}" if char in _MARKDOWN_INLINE else char for char in core)
+    start = _MARKDOWN_LINE_START.match(core)
+    if start:
+        out = f"{out[: start.end() - 1]}\\{out[start.end() - 1 :]}"
+    return "".join([*(f"&#x{ord(char):x};" for char in lead), out, *(f"&#x{ord(char):x};" for char in trail)])
+
+
+@simple_filter
+def markdown_url(value: object) -> str:
+    """Render ``value`` as the destination of a Markdown link, so that the link goes exactly there.
+
+    In a destination CommonMark ends the link at an unbalanced parenthesis and decodes ``&...;``;
+    a backslash keeps both as they are.
+    """
+    return "".join(f"\\{char}" if char in "\\()<>&" else char for char in str(value))
 
 
 PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"

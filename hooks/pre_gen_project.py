@@ -4,8 +4,9 @@ Each rule is one check with one message. All problems are printed at once, one l
 stderr; any problem stops generation with exit status 1. Answers arrive as data (JSON), never as
 code.
 
-The same checks also run a step earlier, while cookiecutter renders the answers
-(``check_answers`` in local_extensions.py), because cookiecutter creates the project directory
+The same checks also run earlier, while cookiecutter renders the answers (``check_answers`` in
+local_extensions.py) and, for answers it did not render (a replay file), right before it makes the
+project directory (``LiteralAnswers`` there), because cookiecutter creates the project directory
 from ``project_slug`` before this hook runs: a slug like ``a/b`` would otherwise leave ``a`` behind.
 """
 
@@ -26,7 +27,6 @@ if __name__ == "__main__" and ALREADY_CHECKED:
     sys.exit(0)
 
 import json  # noqa: E402 - after the shortcut above, which needs none of these
-import keyword  # noqa: E402
 import re  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -79,14 +79,49 @@ RESERVED_CLASS_NAMES = frozenset(
         "InventoryError",
         "Iterable",
         "Iterator",
+        "NotTextError",
         "StringCommand",
         "TYPE_CHECKING",
         "TypedDict",
         "Unpack",
     }
 )
+# The rules are the same whichever Python runs cookiecutter: keywords, soft keywords and
+# standard-library modules are written out here, for every Python a baked package supports
+# (3.10 to __python_max in cookiecutter.json; test_hooks.py compares them with each Python's own).
+KEYWORDS = frozenset(
+    """False None True and as assert async await break class continue def del elif else except
+    finally for from global if import in is lambda nonlocal not or pass raise return try while with
+    yield""".split()  # noqa: SIM905 - a few lines of names rather than one a line
+)
+SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
+# sys.stdlib_module_names of Python 3.10 to 3.13 together, the names a package name could take
+# (lower case, starting with a letter): tomllib is new in 3.11, and 3.13 removed distutils, imp, ...
+STDLIB_MODULES = frozenset(
+    """
+    abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop base64 bdb binascii
+    binhex bisect builtins bz2 calendar cgi cgitb chunk cmath cmd code codecs codeop collections
+    colorsys compileall concurrent configparser contextlib contextvars copy copyreg crypt csv ctypes
+    curses dataclasses datetime dbm decimal difflib dis distutils doctest email encodings ensurepip enum
+    errno faulthandler fcntl filecmp fileinput fnmatch fractions ftplib functools gc genericpath getopt
+    getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib imaplib imghdr imp
+    importlib inspect io ipaddress itertools json keyword lib2to3 linecache locale logging lzma mailbox
+    mailcap marshal math mimetypes mmap modulefinder msilib msvcrt multiprocessing netrc nis nntplib nt
+    ntpath nturl2path numbers opcode operator optparse os ossaudiodev pathlib pdb pickle pickletools
+    pipes pkgutil platform plistlib poplib posix posixpath pprint profile pstats pty pwd py_compile
+    pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource rlcompleter runpy
+    sched secrets select selectors shelve shlex shutil signal site smtpd smtplib sndhdr socket
+    socketserver spwd sqlite3 sre_compile sre_constants sre_parse ssl stat statistics string stringprep
+    struct subprocess sunau symtable sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios
+    textwrap this threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc tty
+    turtle turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref
+    webbrowser winreg winsound wsgiref xdrlib xml xmlrpc xxsubtype zipapp zipfile zipimport zlib
+    zoneinfo
+    """.split()  # noqa: SIM905
+)
 LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# C0 and C1 control characters, and DEL; tab is allowed.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # PEP 440, from its appendix (canonical public versions and their variants).
 PEP_440 = re.compile(
     r"""v?(?:(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*
@@ -95,11 +130,6 @@ PEP_440 = re.compile(
     (?:[-_.]?dev[-_.]?[0-9]*)?)(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?""",
     re.VERBOSE | re.IGNORECASE,
 )
-
-
-def _stdlib_modules() -> frozenset[str]:
-    names = getattr(sys, "stdlib_module_names", ())  # Python 3.10+
-    return frozenset(names) | frozenset(sys.builtin_module_names)
 
 
 def shown(value: object) -> str:
@@ -129,12 +159,33 @@ Rule = tuple[str, Callable[[str], bool], str, Callable[[str], str] | None]
 NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 CLASS = re.compile(r"[A-Z][A-Za-z0-9]*")
 DISTRIBUTION = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
-EMAIL = re.compile(
-    r"[^@\s\"'<>(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
-)
+# A host name: dot-separated labels of ASCII letters, digits and hyphens, each 1 to 63 long and
+# neither starting nor ending with a hyphen.
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN = rf"{LABEL}(?:\.{LABEL})+"
+# RFC 5322's dot-atom in ASCII, the form email.headerregistry.Address (which hatchling writes the
+# package metadata with) accepts and writes back unchanged; test_hooks.py checks that it does.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL = re.compile(rf"(?P<local>{ATOM}(?:\.{ATOM})*)@{DOMAIN}")
 GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9])*")
-URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~%!$&()*+,;=:@/-]*)?")
+# Path characters of RFC 3986 but quotes, and percent escapes of two hex digits.
+# (Not an f-string: cookiecutter renders this file with Jinja, which reads doubled braces.)
+URL = re.compile(
+    r"https?://(?:localhost|" + DOMAIN + r")(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:/(?:[A-Za-z0-9._~!$&()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?"
+)
 ONE_LINE_FIELDS = ("description", "author_name")
+
+
+def _email_ok(value: str) -> bool:
+    match = EMAIL.fullmatch(value)
+    return bool(match) and len(match["local"]) <= 64 and len(value) <= 254
+
+
+def _url_ok(value: str) -> bool:
+    match = URL.fullmatch(value)
+    return bool(match) and 0 < int(match["port"] or 80) <= 65535 and len(value) <= 400
+
 
 RULES: list[Rule] = [
     (
@@ -160,13 +211,13 @@ RULES: list[Rule] = [
     ("package_name", lambda v: len(v) <= 64, "must be at most 64 characters", None),
     (
         "package_name",
-        lambda v: not keyword.iskeyword(v) and not keyword.issoftkeyword(v),
-        "must not be a Python keyword",
+        lambda v: v not in KEYWORDS and v not in SOFT_KEYWORDS,
+        "must not be a Python keyword or soft keyword",
         lambda v: f"pyinfra_{v}",
     ),
     (
         "package_name",
-        lambda v: v not in _stdlib_modules(),
+        lambda v: v not in STDLIB_MODULES,
         "must not shadow a standard-library module",
         lambda v: f"pyinfra_{v}",
     ),
@@ -193,14 +244,15 @@ RULES: list[Rule] = [
     ("connector_class", lambda v: len(v) <= 64, "must be at most 64 characters", None),
     (
         "connector_class",
-        lambda v: v not in RESERVED_CLASS_NAMES and not keyword.iskeyword(v),
+        lambda v: v not in RESERVED_CLASS_NAMES and v not in KEYWORDS,
         "must not be a keyword or a name the connector module already uses",
         lambda v: f"{v}Connector",
     ),
     (
         "author_email",
-        lambda v: bool(EMAIL.fullmatch(v)) and len(v) <= 254,
-        "must be an e-mail address like name@example.com",
+        _email_ok,
+        "must be an e-mail address like name@example.com: ASCII letters, digits and !#$%&'*+/=?^_`{|}~- "
+        "before the @, dots only between them, at most 64; a dotted domain of letters, digits and hyphens",
         None,
     ),
     (
@@ -211,8 +263,9 @@ RULES: list[Rule] = [
     ),
     (
         "repository_url",
-        lambda v: bool(URL.fullmatch(v)) and len(v) <= 400,
-        "must be an http(s) URL without spaces or quotes",
+        _url_ok,
+        "must be an http(s) URL of a real host (dotted names of letters, digits and hyphens, or localhost; "
+        "an optional port) and a path without spaces, quotes or stray '%'",
         None,
     ),
     ("version", lambda v: bool(PEP_440.fullmatch(v)), "must be a PEP 440 version such as 0.1.0", None),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import keyword
+import re
+import subprocess
 import sys
+from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,8 +20,9 @@ from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
 from cookiecutter.prompt import prompt_for_config
 from cookiecutter.utils import create_env_with_context
+from hypothesis import given, settings, strategies as st
 
-from support import ROOT, Baked, variant_params
+from support import PYTHON_MAX, ROOT, Baked, find_python, variant_params
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,18 +62,27 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("connector_name", "a" * 33, "at most 32 characters"),
     ("connector_name", "docker", "pyinfra's own connectors"),
     ("connector_name", "local", "pyinfra's own connectors"),
+    ("connector_name", "@acme", "must be lower-case ASCII letters"),
+    ("connector_name", "acme=x", "must be lower-case ASCII letters"),
+    ("connector_name", "\u0430cme", "must be lower-case ASCII letters"),  # a Cyrillic look-alike of "a"
     ("package_name", "Pyinfra_Acme", "lower-case Python identifier"),
     ("package_name", "pyinfra-acme", "lower-case Python identifier"),
     ("package_name", "a" * 65, "at most 64 characters"),
+    ("package_name", "pyinfra.acme", "lower-case Python identifier"),
     ("package_name", "match", "Python keyword"),
     ("package_name", "import", "Python keyword"),
+    ("package_name", "type", "Python keyword"),  # a soft keyword from Python 3.12 on
     ("package_name", "json", "standard-library module"),
     ("package_name", "os", "standard-library module"),
+    ("package_name", "tomllib", "standard-library module"),  # from Python 3.11 on
+    ("package_name", "distutils", "standard-library module"),  # until Python 3.11
     ("package_name", "pyinfra", "must not shadow pyinfra"),
     ("package_name", "pyinfra_cli", "must not shadow pyinfra"),
     ("project_slug", "../escape", "distribution name"),
     ("project_slug", "Pyinfra-Acme", "distribution name"),
     ("project_slug", "-acme", "distribution name"),
+    ("project_slug", "pyinfra,acme", "distribution name"),
+    ("project_slug", " pyinfra-acme", "distribution name"),
     ("project_slug", "p" * 101, "at most 100 characters"),
     ("connector_class", "acmeConnector", "class name"),
     ("connector_class", "Acme-Connector", "class name"),
@@ -77,19 +91,41 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("connector_class", "InventoryError", "already uses"),
     ("author_email", "not-an-address", "e-mail address"),
     ("author_email", "two@@example.com", "e-mail address"),
+    ("author_email", " ada@example.com", "e-mail address"),
+    # Each of these makes hatchling refuse to build the package.
+    ("author_email", "\u00fc@example.com", "e-mail address"),
+    ("author_email", "a\x01b@example.com", "e-mail address"),
+    ("author_email", ".a@example.com", "e-mail address"),
+    ("author_email", "a.@example.com", "e-mail address"),
+    ("author_email", "a..b@example.com", "e-mail address"),
+    ("author_email", "ada@example..com", "e-mail address"),
+    ("author_email", "ada@-example.com", "e-mail address"),
+    ("author_email", "ada@localhost", "e-mail address"),
+    ("author_email", "a" * 65 + "@example.com", "e-mail address"),
     ("github_owner", "-leading", "GitHub user or organisation"),
     ("github_owner", "under_score", "GitHub user or organisation"),
+    ("github_owner", "acme=corp", "GitHub user or organisation"),
     ("repository_url", "ftp://example.com/x", "http(s) URL"),
     ("repository_url", "https://example.com/a b", "http(s) URL"),
+    ("repository_url", "https://-", "http(s) URL"),
+    ("repository_url", "https://...", "http(s) URL"),
+    ("repository_url", "https://-example.com/x", "http(s) URL"),
+    ("repository_url", "https://example-.com/x", "http(s) URL"),
+    ("repository_url", "https://example/x", "http(s) URL"),
+    ("repository_url", "https://example.com:99999/x", "http(s) URL"),
+    ("repository_url", "https://example.com/%zz", "http(s) URL"),
+    ("repository_url", "https://example.com/a'b", "http(s) URL"),
     ("version", "one", "PEP 440"),
     ("version", "1.0-final-final", "PEP 440"),
     ("description", "   ", "must not be empty"),
     ("description", "two\nlines", "single line"),
     ("description", "bell\x07", "control characters"),
+    ("description", "c1 \x9b31m", "control characters"),  # C1: a terminal's CSI
     ("description", "d" * 501, "at most 500 characters"),
     ("author_name", "", "must not be empty"),
     ("author_name", "line\u2028break", "single line"),
     ("author_name", "nul\x00", "control characters"),
+    ("author_name", "\x80padding", "control characters"),
     ("author_name", "n" * 501, "at most 500 characters"),
 ]
 
@@ -161,6 +197,97 @@ def test_look_alike_characters_are_shown_escaped() -> None:
     answers["connector_name"] = "\u0430cme"  # a Cyrillic letter that looks like "a"
     (line,) = PRE_GEN.problems(answers)
     assert line.startswith("connector_name = '\\u0430cme':")
+
+
+# Unusual answers the rules accept (test_hostile.py bakes and builds packages with them).
+GOOD_VALUES: list[tuple[str, str]] = [
+    ("author_email", "first.last+tag@sub.example.co.uk"),
+    ("author_email", "a!#$%&'*+/=?^_`{|}~-b@example.com"),
+    ("author_email", "1@2.io"),
+    ("author_email", "a" * 64 + "@example.com"),
+    ("repository_url", "http://localhost:8080/group/repo"),
+    ("repository_url", "https://git.example.com/a_(b)/c&d;e=f"),
+    ("repository_url", "https://example.com/%7Euser/repo.git"),
+    ("repository_url", "https://192.0.2.1:8443/x/"),
+    ("repository_url", "https://xn--bcher-kva.example"),
+    ("github_owner", "a"),
+    ("github_owner", "Acme-Corp-2"),
+    ("package_name", "typing2"),
+    ("package_name", "pyinfra_type"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), GOOD_VALUES, ids=repr)
+def test_unusual_values_that_are_accepted(field: str, value: str) -> None:
+    answers = default_answers()
+    answers[field] = value
+    assert PRE_GEN.problems(answers) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.emails(),
+        st.from_regex(PRE_GEN.EMAIL, fullmatch=True),
+        st.text(st.characters(codec="ascii"), max_size=30).map(lambda local: f"{local}@example.com"),
+    )
+)
+def test_every_accepted_email_is_one_the_package_metadata_takes(email: str) -> None:
+    # hatchling writes the authors into the package metadata with email.headerregistry.Address,
+    # which refuses what RFC 5322 does not allow, non-ASCII before the @ included.
+    answers = default_answers()
+    answers["author_email"] = email
+    if PRE_GEN.problems(answers):
+        return
+    assert Address(addr_spec=email).addr_spec == email
+    header = str(Address(display_name='O\'Brien, "JJ" <x>', addr_spec=email))
+    (parsed,) = HeaderRegistry()("resent-from", header).addresses
+    assert parsed.addr_spec == email
+
+
+def stdlib_and_keywords(python: str) -> dict[str, list[str]]:
+    script = (
+        "import json, keyword, sys; print(json.dumps({'stdlib': sorted(sys.stdlib_module_names), "
+        "'keywords': keyword.kwlist, 'soft_keywords': keyword.softkwlist}))"
+    )
+    result = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
+    return dict(json.loads(result.stdout))
+
+
+# The oldest and the newest Python a package supports (CI has both), and the one running the tests.
+RUNNING_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+PYTHONS = {"3.10", PYTHON_MAX} | (
+    {RUNNING_PYTHON} if sys.version_info[:2] <= (3, int(PYTHON_MAX[2:])) else set()
+)
+
+
+@pytest.mark.parametrize("version", sorted(PYTHONS))
+def test_the_rules_hold_what_every_supported_python_reserves(version: str) -> None:
+    # The rules are written out, not read from the Python that runs cookiecutter: on 3.11
+    # keyword.issoftkeyword("type") is False, and 3.10 has no tomllib.
+    names = stdlib_and_keywords(find_python(version))
+    assert set(names["keywords"]) <= PRE_GEN.KEYWORDS
+    assert set(names["soft_keywords"]) <= PRE_GEN.SOFT_KEYWORDS
+    assert {name for name in names["stdlib"] if PRE_GEN.NAME.fullmatch(name)} <= PRE_GEN.STDLIB_MODULES
+
+
+def test_the_rules_do_not_ask_the_running_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdlib_module_names", frozenset())
+    monkeypatch.setattr(keyword, "softkwlist", [])
+    monkeypatch.setattr(keyword, "issoftkeyword", lambda _: False)
+    answers = default_answers()
+    for value in ("type", "tomllib", "distutils", "match"):
+        answers["package_name"] = value
+        assert len(PRE_GEN.problems(answers)) == 1, value
+
+
+def test_the_hook_holds_no_jinja_but_its_two_placeholders() -> None:
+    # cookiecutter renders the hook with Jinja: doubled braces in its code would be rendered too.
+    source = (ROOT / "hooks" / "pre_gen_project.py").read_text()
+    for placeholder in ("{{ cookiecutter | tojson }}", "{{ cookiecutter | already_checked }}"):
+        assert source.count(placeholder) == 1
+        source = source.replace(placeholder, "")
+    assert not re.search(r"\{\{|\{%|\{#", source)
 
 
 # Through a real bake: exit status, the message on stderr, nothing left on disk.

@@ -110,6 +110,38 @@ def test_bad_documents_name_the_offending_entry(tmp_path: Path, document: str, m
         hosts_from(tmp_path, document)
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": ' * 100_000 + "1" + "}" * 100_000,
+        '[{"name": "a", "data": ' + "[" * 100_000 + "]" * 100_000 + "}]",
+    ],
+    ids=["lists", "objects", "in-host-data"],
+)
+def test_a_document_nested_too_deeply(tmp_path: Path, document: str) -> None:
+    with pytest.raises(InventoryError, match="invalid JSON: nested too deeply"):
+        hosts_from(tmp_path, document)
+
+
+@pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no limit on integer digits")
+def test_a_number_too_long_to_read(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match=r"cannot read it as JSON: .*digits"):
+        hosts_from(tmp_path, "[" + "1" * 5000 + "]")
+
+
+def test_a_path_with_a_nul() -> None:
+    with pytest.raises(InventoryError, match=r"cannot read it as JSON: .*null"):
+        list(Connector.make_names_data("hosts\x00.json"))
+
+
+def test_a_group_name_that_is_not_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A replaced load_source may return what JSON cannot hold.
+    monkeypatch.setattr(connector, "load_source", lambda source: {1: ["w1"]})
+    with pytest.raises(InventoryError, match="invalid group name 1"):
+        list(Connector.make_names_data("api"))
+
+
 def test_missing_argument_says_what_is_expected() -> None:
     for argument in (None, ""):
         with pytest.raises(InventoryError, match=f"@{NAME}/<source>"):
