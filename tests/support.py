@@ -20,6 +20,7 @@ COOKIECUTTER: dict[str, Any] = json.loads((ROOT / "cookiecutter.json").read_text
 PYINFRA_MIN = COOKIECUTTER["__pyinfra_min"]
 PYTHON_MAX = COOKIECUTTER["__python_max"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TOOL_OUTPUT = {".venv", "__pycache__", ".hypothesis"}  # and every *_cache folder
 
 # The supported combinations. Every choice in cookiecutter.json appears in at least one row
 # (test_bake.py checks this); the first two rows are the defaults of each kind.
@@ -92,8 +93,11 @@ class Baked:
         return bool(self.context[option])
 
     def text_files(self) -> Iterator[Path]:
+        """The project's files, not what running its tools left in it: a virtual environment,
+        bytecode, and the tools' caches (mypy's is an SQLite database)."""
         for path in sorted(self.path.rglob("*")):
-            if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts:
+            parts = path.relative_to(self.path).parts
+            if path.is_file() and not any(part in TOOL_OUTPUT or part.endswith("_cache") for part in parts):
                 yield path
 
 

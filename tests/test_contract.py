@@ -42,6 +42,14 @@ LOCAL_DEFECTS = {
     "test_get_file_into_file_objects",
     # get_file passes the remote path to `cp` unquoted.
     "test_remote_paths_are_quoted[awkward]",
+    # The same as for _timeout above, for a command run with sudo.
+    "test_timeout_stops_a_command_run_with_sudo",
+    # The same TypeError as for get_file into a text file object above (not an OSError, which
+    # pyinfra would report), for a file that is not UTF-8.
+    "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object",
+    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so a
+    # slow source is read to its end (a 64 MB one for over 10 s) whatever _timeout says.
+    "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file",
 }
 LOCAL_NOT_OFFERED = {
     "test_connect_to_an_unreachable_target_raises_connect_error",  # @local is always reachable
@@ -232,6 +240,41 @@ MUTANTS = {
         frozenset({"test_su_user_reaches_the_command"}),
         privileged=True,
     ),
+    # The same two, and a dropped _doas, caught without any privileges: sudo, su and doas refuse a
+    # user that does not exist (doas need not even be installed), where the command runs without.
+    "drops-sudo-caught-without-privileges": Mutant(
+        "executing",
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n',
+            ),
+        ),
+        frozenset({"test_privilege_arguments_are_never_dropped[sudo]"}),
+    ),
+    "drops-su-caught-without-privileges": Mutant(
+        "executing",
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n',
+            ),
+        ),
+        frozenset({"test_privilege_arguments_are_never_dropped[su]"}),
+    ),
+    "drops-doas": Mutant(
+        "executing",
+        (
+            (
+                "connector.py",
+                "control = extract_control_arguments(arguments)\n",
+                'control = extract_control_arguments(arguments)\n        arguments.pop("_doas", None)\n',
+            ),
+        ),
+        frozenset({"test_privilege_arguments_are_never_dropped[doas]"}),
+    ),
     "ignores-stdin": Mutant(
         "executing",
         (
@@ -245,13 +288,48 @@ MUTANTS = {
     ),
     "leaves-the-command-running-on-timeout": Mutant(
         "executing",
-        (("_process.py", "            _signal_all(tree, signal.SIGTERM)\n", "            return\n"),),
+        (("_process.py", "        _signal_all(stopping, signal.SIGTERM)\n", "        return\n"),),
         frozenset({"test_timeout_raises_and_stops_the_command"}),
+    ),
+    "stops-only-the-command-and-its-descendants": Mutant(
+        "executing",
+        (("_process.py", "        roots = _pipe_holders(self._open)\n", "        roots: list[int] = []\n"),),
+        frozenset({"test_timeout_raises_and_stops_the_command"}),
+    ),
+    "leaves-the-new-file-when-an-upload-is-stopped": Mutant(
+        "executing",
+        (("connector.py", 'trap "c 129" HUP; trap "c 130" INT; trap "c 141" PIPE; trap "c 143" TERM\n', ""),),
+        frozenset({"test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file"}),
     ),
     "writes-uploads-in-place": Mutant(
         "executing",
-        (("connector.py", '(set -C; : >"$t") || exit 1\n', 'cat >"$d"; exit $?\n'),),
+        (
+            (
+                "connector.py",
+                'if ! e=$( (set -C; : >"$t") 2>&1); then\n',
+                'cat >"$d"; exit $?\nif ! e=$( (set -C; : >"$t") 2>&1); then\n',
+            ),
+        ),
         frozenset({"test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file"}),
+    ),
+    "replaces-symbolic-links": Mutant(
+        "executing",
+        (
+            ("connector.py", 'if [ -h "$d" ] && r=$(readlink -f', "if false && r=$(readlink -f"),
+            ("connector.py", 'while [ -h "$d" ]; do\n', "while false; do\n"),
+        ),
+        frozenset({"test_put_file_writes_through_a_symbolic_link"}),
+    ),
+    "writes-text-it-cannot-decode": Mutant(
+        "executing",
+        (
+            (
+                "connector.py",
+                "        _check_text(spool)  # all of it, before anything is written\n",
+                "        pass\n",
+            ),
+        ),
+        frozenset({"test_get_file_of_a_file_that_is_not_text_into_a_text_file_object"}),
     ),
     "leaves-partial-downloads": Mutant(
         "executing",

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +97,86 @@ def test_put_file_refuses_a_directory_destination(host: Host, tmp_path: Path) ->
     with pytest.raises(OSError, match="is a directory"):
         host.put_file(io.BytesIO(b"data"), str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+READLINK_WITHOUT_F = """\
+#!/bin/sh
+# readlink without -f, as on older BSDs and macOS.
+case $1 in -f) echo "readlink: illegal option -- f" >&2; exit 1 ;; esac
+exec {readlink} "$@"
+"""
+
+
+@pytest.mark.parametrize("readlink_f", [True, False], ids=["readlink-f", "readlink-only"])
+def test_put_file_follows_a_chain_of_relative_links(
+    host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readlink_f: bool
+) -> None:
+    # Resolved with readlink -f where it works, else one link at a time.
+    if not readlink_f:
+        readlink = shutil.which("readlink")
+        assert readlink, "no readlink on this machine"
+        shim = tmp_path / "bin" / "readlink"
+        shim.parent.mkdir()
+        shim.write_text(READLINK_WITHOUT_F.format(readlink=readlink))
+        shim.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "real").write_text("old")
+    (tmp_path / "b" / "real").chmod(0o600)
+    (tmp_path / "b" / "link2").symlink_to("real")
+    (tmp_path / "a" / "link1").symlink_to("../b/link2")
+    host.put_file(io.BytesIO(b"new"), str(tmp_path / "a" / "link1"))
+    assert (tmp_path / "b" / "real").read_text() == "new"
+    assert stat.S_IMODE((tmp_path / "b" / "real").stat().st_mode) == 0o600
+    assert os.readlink(tmp_path / "a" / "link1") == "../b/link2"
+    assert os.readlink(tmp_path / "b" / "link2") == "real"
+    assert sorted(os.listdir(tmp_path / "a")) == ["link1"]
+    assert sorted(os.listdir(tmp_path / "b")) == ["link2", "real"]
+
+
+def test_put_file_to_a_link_loop_fails_and_changes_nothing(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "one").symlink_to("two")
+    (tmp_path / "two").symlink_to("one")
+    with pytest.raises(OSError, match="symbolic links"):
+        host.put_file(io.BytesIO(b"data"), str(tmp_path / "one"))
+    assert sorted(os.listdir(tmp_path)) == ["one", "two"]
+
+
+def test_put_file_gives_a_hard_linked_destination_a_file_of_its_own(host: Host, tmp_path: Path) -> None:
+    # As documented: the new file replaces the destination's name only; other names keep the old file.
+    (tmp_path / "file").write_text("old")
+    os.link(tmp_path / "file", tmp_path / "other-name")
+    host.put_file(io.BytesIO(b"new"), str(tmp_path / "file"))
+    assert (tmp_path / "file").read_text() == "new"
+    assert (tmp_path / "other-name").read_text() == "old"
+
+
+def test_put_file_writes_in_place_where_no_new_file_can_be_made_beside_it(host: Host, tmp_path: Path) -> None:
+    # A writable file in a directory the user may not write into: written in place, as with @local.
+    # Root may write anywhere, so as root the upload runs as nobody (through su), in a directory
+    # of root's that nobody may enter but not write into.
+    if os.geteuid() == 0:
+        directory = Path(tempfile.mkdtemp(prefix="pyinfra-connector-test-"))
+        arguments: dict[str, object] = {"_su_user": "nobody", "_su_shell": "sh"}
+        mode = 0o666
+    else:
+        directory = tmp_path / "locked"
+        directory.mkdir()
+        arguments, mode = {}, 0o644
+    target = directory / "config"
+    target.write_text("old content, longer than the new one\n")
+    target.chmod(mode)
+    directory.chmod(0o555)
+    try:
+        assert host.put_file(io.BytesIO(b"new\n"), str(target), **arguments)
+        assert target.read_text() == "new\n"
+        assert stat.S_IMODE(target.stat().st_mode) == mode
+        assert os.listdir(directory) == ["config"]
+    finally:
+        directory.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.rmtree(directory)
 
 
 @pytest.mark.parametrize("splice", [True, False], ids=["splice", "no-splice"])

@@ -53,7 +53,8 @@ def run(
         stdout: when given, receives raw stdout instead of it being collected as lines: a callable
             gets the chunks, a file descriptor gets the bytes written to it (a download).
         timeout: seconds the whole run may take. When they pass, the process and everything it
-            started are stopped and :class:`TimeoutError` is raised.
+            started that is still running are stopped (see :meth:`_Child.stop`) and
+            :class:`TimeoutError` is raised.
         on_line: called for every output line as it arrives (used to print output live).
 
     Returns:
@@ -80,12 +81,14 @@ def run(
         gevent.spawn(_read_all, child.stderr, stderr_lines.feed),
     ]
     deadline = gevent.Timeout(timeout) if timeout else None
+    finished = False
     try:
         if deadline is not None:
             deadline.start()
         try:
             gevent.joinall(readers, raise_error=True)
             status = child.wait()
+            finished = True
         except gevent.Timeout as expired:
             if expired is not deadline:
                 raise
@@ -93,7 +96,9 @@ def run(
     finally:
         if deadline is not None:
             deadline.close()
-        child.stop()
+        if not finished:  # a timeout, an error, or this greenlet was killed (Ctrl-C)
+            child.stop()
+        child.release()
         gevent.killall([writer, *readers])
         child.close()
     writer.get()  # re-raise a failure to read the local source of stdin
@@ -182,18 +187,55 @@ class _Child:
             return False
         return True
 
-    def stop(self) -> None:
-        """Make sure the process and everything it started are gone if it has not exited.
+    def _poll(self) -> int | None:
+        """The wait status if the process has exited, without waiting."""
+        if self.status is None and self._watcher is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status
 
-        SIGTERM first (``sudo`` relays it to the command it runs as another user), then SIGKILL.
+    def stop(self) -> None:
+        """Stop the process, if it is still running, and everything it started that still is.
+
+        That is its descendants, and every process that still holds one of its pipes: a
+        background process the command started and left behind when it exited, which is nobody's
+        descendant any more but keeps its output open (found through ``/proc``, on Linux).
+        SIGTERM first (``sudo`` and ``su`` relay it to what they run as another user, whom this
+        process may not signal), then SIGKILL for what is left after TERM_GRACE_SECONDS.
         """
-        if self.status is None:
-            tree = [self.pid, *_descendants(self.pid)]
-            _signal_all(tree, signal.SIGTERM)
-            if not self._exited_within(TERM_GRACE_SECONDS):
-                tree += _descendants(self.pid)
-            _signal_all(tree, signal.SIGKILL)  # what TERM left, and what it started meanwhile
+        stopping = self._running_tree()
+        if not stopping:
+            return
+        _signal_all(stopping, signal.SIGTERM)
+        deadline = time.monotonic() + TERM_GRACE_SECONDS
+        while not all(map(self._gone, stopping)) and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        # What TERM left, and what was started meanwhile.
+        left = [pid for pid in dict.fromkeys([*stopping, *self._running_tree()]) if not self._gone(pid)]
+        _signal_all(left, signal.SIGKILL)
+        if self.pid in left:
             self._exited_within(KILL_GRACE_SECONDS)
+
+    def _running_tree(self) -> list[int]:
+        """This process if it is running, the processes holding its pipes, and their descendants."""
+        roots = _pipe_holders(self._open)
+        if self._poll() is None:
+            roots.append(self.pid)
+        return _with_descendants(roots) if roots else []
+
+    def _gone(self, pid: int) -> bool:
+        """Whether ``pid`` has exited, or is another user's, whom there is no point waiting for."""
+        if pid == self.pid:
+            return self._poll() is not None
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        return _is_zombie(pid)  # exited, its parent gone too, and not yet reaped by init
+
+    def release(self) -> None:
+        """Stop watching for the process's exit."""
         if self._watcher is not None:
             self._watcher.close()
 
@@ -226,16 +268,49 @@ def _spawn(argv: Sequence[str], *, stdin: int, stdout: int, stderr: int) -> int:
         raise OSError(errno.EINVAL, f"cannot run {argv[0]!r}: {error}") from None
 
 
-def _descendants(pid: int) -> list[int]:
-    """The processes ``pid`` started, and theirs, from the process table (empty if unreadable)."""
+def _with_descendants(pids: Iterable[int]) -> list[int]:
+    """``pids`` and every process they started, and theirs, each once, from one look at the process
+    table (only ``pids`` if it cannot be read)."""
     children: dict[int, list[int]] = {}
     for child, parent in _process_table():
         children.setdefault(parent, []).append(child)
-    found, queue = [], list(children.get(pid, ()))
+    found = dict.fromkeys(pids)
+    queue = [child for pid in found for child in children.get(pid, ())]
     while queue:
         current = queue.pop()
-        found.append(current)
-        queue.extend(children.get(current, ()))
+        if current not in found:
+            found[current] = None
+            queue.extend(children.get(current, ()))
+    return list(found)
+
+
+def _pipe_holders(fds: Iterable[int]) -> list[int]:
+    """The processes other than this one that hold one of these pipes open.
+
+    From ``/proc/<pid>/fd`` where there is one (Linux); empty elsewhere. Processes of other users
+    cannot be looked into, and are not found.
+    """
+    names: set[str] = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            names.add(f"pipe:[{os.fstat(fd).st_ino}]")
+    if not names or not os.path.isdir("/proc/self/fd"):
+        return []
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            fd_names = os.listdir(f"/proc/{entry}/fd")
+        except OSError:
+            continue  # exited meanwhile, or another user's
+        for fd_name in fd_names:
+            try:
+                if os.readlink(f"/proc/{entry}/fd/{fd_name}") in names:
+                    found.append(int(entry))
+                    break
+            except OSError:
+                continue
     return found
 
 
@@ -260,6 +335,14 @@ def _process_table() -> Iterator[tuple[int, int]]:
     for line in listing.stdout.splitlines():
         pid, ppid = line.split()
         yield int(pid), int(ppid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False  # gone, or no /proc: then waiting for a zombie only costs the grace period
 
 
 def _signal_all(pids: Iterable[int], signum: int) -> None:

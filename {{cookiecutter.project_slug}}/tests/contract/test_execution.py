@@ -31,6 +31,7 @@ from .conftest import Contract
 pytestmark = pytest.mark.executing
 
 AWKWARD_NAME = "sp ace 'single' \"double\" $HOME `tick` \\ ünïcødé 😀.bin"
+NO_SUCH_USER = "no-such-user-for-the-contract"
 
 
 def run(host: Host, command: str, **arguments: Any) -> tuple[bool, CommandOutput]:
@@ -186,20 +187,66 @@ def test_su_user_reaches_the_command(host: Host, su: dict[str, Any]) -> None:
     assert stdout(host, "id -un", _su_user="nobody", _su_shell="sh", **su) == "nobody"
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"_sudo": True, "_sudo_user": NO_SUCH_USER},
+        {"_su_user": NO_SUCH_USER},
+        {"_doas": True, "_doas_user": NO_SUCH_USER},
+        {"_dzdo": True, "_dzdo_user": NO_SUCH_USER},
+    ],
+    ids=["sudo", "su", "doas", "dzdo"],
+)
+def test_privilege_arguments_are_never_dropped(host: Host, arguments: dict[str, Any]) -> None:
+    # Needs no privileges: as a user who does not exist, the command cannot run, whether the tool
+    # is missing, refuses, or would ask for a password. A connector that drops the argument runs it.
+    try:
+        with must_finish_within(30, f"a command with {arguments}"):
+            ok, output = run(host, "echo ran-without-the-privilege-argument", **arguments)
+    except OSError:
+        return  # an error pyinfra reports as a failed command
+    assert not ok, f"the command ran: {sorted(arguments)} did not reach it"
+    assert "ran-without-the-privilege-argument" not in output.stdout
+
+
+def beating(host: Host, remote_dir: str, name: str) -> tuple[str, str]:
+    """A loop that appends to a new heartbeat file, and the file. It beats until remote_dir is
+    removed, so that a connector that leaves it running does not leave it running for ever."""
+    beat = f"{remote_dir}/{name}"
+    stdout(host, f": >{shlex.quote(beat)}")
+    return f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; sleep 0.05; done", beat
+
+
+def assert_stopped(host: Host, beats: dict[str, str]) -> None:
+    sizes = {what: stdout(host, f"wc -c <{shlex.quote(beat)}").strip() for what, beat in beats.items()}
+    time.sleep(0.2)
+    for what, beat in beats.items():
+        size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()
+        assert size != "0", f"{what} never ran: cannot tell"
+        assert size == sizes[what], f"{what} kept running after the timeout"
+
+
 def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> None:
-    beat = f"{remote_dir}/heartbeat"
-    # Beats until remote_dir is removed, so that a connector that leaves it running does not leave
-    # it running for ever.
-    command = f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; sleep 0.05; done"
+    # The command, and a process it started in the background that is no longer its descendant
+    # (its parent exited) but still holds the command's output open.
+    command, beat = beating(host, remote_dir, "command")
+    background, background_beat = beating(host, remote_dir, "background")
     started = time.monotonic()
-    with must_finish_within(15, "a command with _timeout=1"), pytest.raises(TimeoutError):
-        run(host, command, _timeout=1)
-    assert time.monotonic() - started < 10, "_timeout=1 took far longer than a second"
-    size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()
-    time.sleep(0.5)
-    assert stdout(host, f"wc -c <{shlex.quote(beat)}").strip() == size, (
-        "the command kept running after its timeout"
-    )
+    with must_finish_within(15, "a command with _timeout=0.5"), pytest.raises(TimeoutError):
+        run(host, f"( ({background}) & ); {command}", _timeout=0.5)
+    assert time.monotonic() - started < 10, "_timeout=0.5 took far longer than half a second"
+    assert_stopped(host, {"the command": beat, "what it started in the background": background_beat})
+
+
+@pytest.mark.capability("sudo")
+@pytest.mark.usefixtures("sudo")
+def test_timeout_stops_a_command_run_with_sudo(host: Host, remote_dir: str) -> None:
+    # Run as root, by a pyinfra that may not be allowed to signal it, so through sudo, which
+    # relays a signal to the process it started: the loop runs in a process under that one.
+    command, beat = beating(host, remote_dir, "heartbeat")
+    with must_finish_within(15, "a command with _sudo and _timeout=0.5"), pytest.raises(TimeoutError):
+        run(host, f"({command}); exit", _timeout=0.5, _sudo=True)
+    assert_stopped(host, {"the command run with sudo": beat})
 
 
 # Files
@@ -252,6 +299,15 @@ def test_get_file_into_file_objects(host: Host, remote_dir: str) -> None:
     assert text.getvalue() == "ünï text"
 
 
+def test_get_file_of_a_file_that_is_not_text_into_a_text_file_object(host: Host, remote_dir: str) -> None:
+    # pyinfra reports an OSError as a failed operation; anything else stops the whole run.
+    host.put_file(io.BytesIO(b"caf\xe9, in latin-1\n" * 10_000), f"{remote_dir}/latin-1")
+    text = io.StringIO("kept")
+    with pytest.raises(OSError):
+        host.get_file(f"{remote_dir}/latin-1", text)
+    assert text.getvalue() == "kept", "the text file object was changed"
+
+
 def test_get_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
     back = io.BytesIO()
@@ -268,6 +324,21 @@ def test_remote_paths_are_quoted(host: Host, remote_dir: str, name: str) -> None
     host.get_file(path, back)
     assert back.getvalue() == name.encode()
     assert listing(host, remote_dir) == [name]
+
+
+def test_put_file_writes_through_a_symbolic_link(host: Host, remote_dir: str) -> None:
+    # As writing to the link would: the link stays, the file it points to gets the content and
+    # keeps its mode.
+    stdout(
+        host,
+        f"cd {shlex.quote(remote_dir)} && mkdir sub && echo old >sub/real && chmod 640 sub/real && ln -s sub/real link",
+    )
+    host.put_file(io.BytesIO(b"new\n"), f"{remote_dir}/link")
+    assert run(host, f"test -h {shlex.quote(remote_dir)}/link")[0], "the link was replaced by a file"
+    assert stdout(host, f"cat {remote_dir}/sub/real") == "new"
+    assert stdout(host, f"ls -ln {remote_dir}/sub/real")[:10] == "-rw-r-----", "the file lost its mode"
+    assert listing(host, remote_dir) == ["link", "sub"]
+    assert listing(host, f"{remote_dir}/sub") == ["real"]
 
 
 def test_put_file_overwrites_an_existing_file(host: Host, remote_dir: str) -> None:
@@ -325,11 +396,11 @@ def test_get_file_to_an_unwritable_destination_raises_and_leaves_nothing(
     assert [path.name for path in tmp_path.iterdir()] == ["plain-file"]
 
 
-class _FailingReader(io.RawIOBase):
-    """A file of known size whose reads fail with an I/O error part-way, like a dying disk."""
+class _Reader(io.RawIOBase):
+    """A seekable file of known size, which is not a real file."""
 
-    def __init__(self, size: int, good_bytes: int) -> None:
-        self.size, self.good_bytes, self.position = size, good_bytes, 0
+    def __init__(self, size: int) -> None:
+        self.size, self.position = size, 0
 
     @override
     def readable(self) -> bool:
@@ -348,6 +419,14 @@ class _FailingReader(io.RawIOBase):
         }[whence]
         return self.position
 
+
+class _FailingReader(_Reader):
+    """A file whose reads fail with an I/O error part-way, like a dying disk."""
+
+    def __init__(self, size: int, good_bytes: int) -> None:
+        super().__init__(size)
+        self.good_bytes = good_bytes
+
     @override
     def readinto(self, buffer: Any) -> int:
         if self.position >= self.good_bytes:
@@ -363,6 +442,31 @@ def test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file(host: Host,
     with pytest.raises(OSError):
         host.put_file(_FailingReader(size=8 * 1024 * 1024, good_bytes=3 * 1024 * 1024), f"{remote_dir}/file")
     assert stdout(host, f"cat {remote_dir}/file") == "old content"
+    assert listing(host, remote_dir) == ["file"]
+
+
+class _SlowReader(_Reader):
+    """A file that arrives slowly (without blocking other greenlets), like a slow network disk."""
+
+    @override
+    def readinto(self, buffer: Any) -> int:
+        gevent.sleep(0.005)
+        size = min(len(buffer), 64 * 1024, self.size - self.position)
+        buffer[:size] = bytes(size)
+        self.position += size
+        return size
+
+
+def test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file(
+    host: Host, remote_dir: str
+) -> None:
+    host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
+    with must_finish_within(10, "an upload with _timeout=0.3"), pytest.raises(TimeoutError):
+        host.put_file(_SlowReader(size=64 * 1024 * 1024), f"{remote_dir}/file", _timeout=0.3)  # 5 s at least
+    assert stdout(host, f"cat {remote_dir}/file") == "old content"
+    deadline = time.monotonic() + 5  # the target cleans up after itself, in its own time
+    while listing(host, remote_dir) != ["file"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert listing(host, remote_dir) == ["file"]
 
 
