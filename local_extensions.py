@@ -46,10 +46,11 @@ class LiteralAnswers(Extension):
         if not getattr(original, "keeps_answers", False):
 
             def render_variable(env: Environment, raw: Any, cookiecutter_dict: dict[str, Any]) -> Any:
-                if (
-                    isinstance(raw, str)
-                    and LiteralAnswers.identifier in env.extensions
-                    and raw not in _own_values()
+                if isinstance(raw, str) and (
+                    # Text without Jinja renders as itself: spare compiling it (every choice and
+                    # prompt text of cookiecutter.json, on every bake).
+                    "{" not in raw
+                    or (LiteralAnswers.identifier in env.extensions and raw not in _own_values())
                 ):
                     return raw
                 return original(env, raw, cookiecutter_dict)
@@ -182,6 +183,26 @@ def markdown_url(value: object) -> str:
     return "".join(f"\\{char}" if char in "\\()<>&" else char for char in str(value))
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+@simple_filter
+def plain_answers(answers: Mapping[str, object], *keys: str) -> str:
+    """The answers to ``keys``, one ``key=value`` a line, for a hook to read without a JSON parser.
+
+    Only for names, choices and yes/no that the checks passed: any other character than ASCII
+    letters, digits, ``_``, ``.`` and ``-`` is refused, so a value can neither end the string it is
+    rendered into nor split a line.
+    """
+    lines = []
+    for key in keys:
+        value = str(answers[key])
+        if not _PLAIN.fullmatch(value):
+            raise FailedHookException(f"{key} = {value!r}: not a plain name, choice or yes/no")
+        lines.append(f"{key}={value}")
+    return "\n".join(lines)
+
+
 PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 
 
@@ -267,6 +288,40 @@ def _template_source(template: str) -> str:
 
 
 def _git_head(folder: Path) -> str | None:
+    """The commit checked out in ``folder`` if it is the top of a git work tree, else None.
+
+    Read from the repository's files (a bake pays for every process it starts); git itself answers
+    what they do not say plainly.
+    """
+    git = folder / ".git"
+    try:
+        if git.is_file():  # a linked work tree or a submodule: "gitdir: <path>"
+            git = (folder / git.read_text().removeprefix("gitdir:").strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if _COMMIT.fullmatch(head):
+            return head  # detached, as after cookiecutter --checkout <tag>
+        ref = head.removeprefix("ref: ")
+        common = git / (git / "commondir").read_text().strip() if (git / "commondir").is_file() else git
+        if ref != head:
+            loose, packed = common / ref, common / "packed-refs"
+            if loose.is_file():
+                commit = loose.read_text().strip()
+            elif packed.is_file():  # as a fresh clone keeps them
+                listed = (line.split(" ", 1) for line in packed.read_text().splitlines())
+                commit = next((sha for sha, *name in listed if name == [ref]), "")
+            else:
+                commit = ""
+            if _COMMIT.fullmatch(commit):
+                return commit
+    except OSError:
+        return None if not git.exists() else _git_rev_parse(folder)
+    return _git_rev_parse(folder) if git.exists() else None
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _git_rev_parse(folder: Path) -> str | None:
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "HEAD"],

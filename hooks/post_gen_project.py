@@ -5,12 +5,15 @@ changes nothing: update tools that re-run it (cruft) get the same tree. No git, 
 imports as little as it can: every bake starts it as a new Python process.
 """
 
-import json
 import os
 
-# The answers, rendered as JSON by cookiecutter: read as data, never run as code.
-ANSWERS = r"""
-{{ cookiecutter | tojson }}
+# The answers this hook uses, one "key=value" a line, rendered by cookiecutter (plain_answers in
+# local_extensions.py): read as data, never run as code. They are names, choices and yes/no that
+# passed the pre-generation checks, and plain_answers refuses any other character than ASCII
+# letters, digits, "_", "." and "-", so no JSON parser (and its imports) is needed here.
+ANSWERS = """
+{{ cookiecutter | plain_answers("connector_name", "connector_kind", "project_slug", "package_name",
+"github_actions", "pre_commit") }}
 """
 
 # (option, choice) -> paths, relative to the project, that only that choice uses.
@@ -73,8 +76,15 @@ Then point it at your system: {seam}.
 """
 
 
+def read_answers(text: str) -> dict[str, object]:
+    """The ``key=value`` lines of ``ANSWERS``; ``True`` and ``False`` are yes/no answers."""
+    flags: dict[str, object] = {"True": True, "False": False}
+    pairs = (line.split("=", 1) for line in text.split())
+    return {key: flags.get(value, value) for key, value in pairs}
+
+
 def main() -> None:
-    answers = json.loads(ANSWERS)
+    answers = read_answers(ANSWERS)
     project = os.getcwd()
     prune(unused_paths(answers, project), project)
     print(next_steps(answers))

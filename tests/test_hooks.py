@@ -428,6 +428,38 @@ def test_post_gen_only_prunes_inside_the_project(tmp_path: Path) -> None:
     assert outside.read_text() == "keep"
 
 
+def test_the_post_gen_hook_reads_its_answers_without_json(tmp_path: Path) -> None:
+    answers = default_answers(connector_kind="inventory", github_actions="no")
+    rendered = create_env_with_context({"cookiecutter": answers}).from_string(
+        (ROOT / "hooks" / "post_gen_project.py").read_text()
+    )
+    source = rendered.render(cookiecutter=answers)
+    assert "import json" not in source
+    namespace: dict[str, Any] = {"__name__": "post_gen_project"}
+    exec(compile(source, "post_gen_project.py", "exec"), namespace)
+    read = namespace["read_answers"](namespace["ANSWERS"])
+    assert read == {
+        key: answers[key]
+        for key in (
+            "connector_name",
+            "connector_kind",
+            "project_slug",
+            "package_name",
+            "github_actions",
+            "pre_commit",
+        )
+    }
+
+
+@pytest.mark.parametrize("value", ['a"b', "a b", "a\nb", "é", ""])
+def test_plain_answers_refuse_anything_but_plain_names(value: str) -> None:
+    env = create_env_with_context({"cookiecutter": default_answers()})
+    with pytest.raises(FailedHookException, match="not a plain name"):
+        env.from_string('{{ answers | plain_answers("package_name") }}').render(
+            answers={"package_name": value}
+        )
+
+
 def test_post_gen_prune_table_names_files_the_template_has() -> None:
     template = ROOT / "{{cookiecutter.project_slug}}"
     for paths in POST_GEN.ONLY_FOR.values():

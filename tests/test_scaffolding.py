@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+import local_extensions
 from support import COOKIECUTTER, ROOT, describe, run
 
 pytestmark = pytest.mark.xdist_group("scaffolding")
@@ -378,6 +379,28 @@ def test_one_process_renders_each_version_of_the_template_from_its_own_files(
 
     assert "{{ cookiecutter.connector_name }}-new" in extensions._own_values()
     assert extensions._pre_gen_hook().RULES is not old_rules
+
+
+def test_the_recorded_commit_is_the_one_checked_out(template_repo: Path, tmp_path: Path) -> None:
+    # .cruft.json's commit is read from the repository's files; git answers the rest.
+    repo = tmp_path / "repo"
+    shutil.copytree(template_repo, repo, symlinks=True)
+    head = git("rev-parse", "HEAD", cwd=repo)
+
+    def recorded(folder: Path) -> str | None:
+        return local_extensions._git_head(folder.resolve())
+
+    assert recorded(repo) == head  # a branch, its ref a file of its own
+    git("pack-refs", "--all", cwd=repo)
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists()
+    assert recorded(repo) == head  # the branch in packed-refs
+    change_the_template(repo)
+    git("checkout", "-q", TAG, cwd=repo)
+    assert recorded(repo) == head  # detached at the tag, as after cookiecutter --checkout
+    git("worktree", "add", "-q", str(tmp_path / "linked"), "main", cwd=repo)
+    assert recorded(tmp_path / "linked") == git("rev-parse", "main", cwd=repo)  # .git is a file
+    assert recorded(repo / "hooks") is None  # a folder inside a work tree is not its top
+    assert recorded(tmp_path) is None  # no repository at all
 
 
 # Versions.
