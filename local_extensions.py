@@ -85,12 +85,8 @@ def _settle_answers(answers: dict[str, Any], environment: Environment) -> None:
     for key, raw in _own_context().items():
         if key.startswith("__") and key != "__answers_checked" and isinstance(raw, str):
             answers[key] = environment.from_string(raw).render(cookiecutter=answers) if "{" in raw else raw
-    if answers.get("__answers_checked") != fingerprint(answers):
-        hook = _pre_gen_hook()
-        lines = hook.problems(dict(answers))
-        if lines:
-            raise FailedHookException(hook.report(lines))
-        answers["__answers_checked"] = fingerprint(answers)
+    if not _passed(answers):
+        answers["__answers_checked"] = _checked(answers)
 
 
 def _own_values() -> frozenset[str]:
@@ -120,7 +116,7 @@ def _strings_of(document: bytes) -> frozenset[str]:
             for item in value.values():
                 yield from strings(item)
 
-    return frozenset(strings(json.loads(document)))
+    return frozenset(strings(_json_of(document)))
 
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -237,11 +233,21 @@ def check_answers(answers: Mapping[str, object]) -> str:
     fingerprint of the answers that passed, the same for the same answers in every run, so that
     recorded answers (replay files, cruft) stay reproducible.
     """
+    return _checked(answers)
+
+
+def _checked(answers: Mapping[str, object]) -> str:
+    """The fingerprint of ``answers`` if they pass the hook's checks; else the hook's report."""
     hook = _pre_gen_hook()
     lines = hook.problems(dict(answers))
     if lines:
         raise FailedHookException(hook.report(lines))
     return fingerprint(answers)
+
+
+def _passed(answers: Mapping[str, object]) -> bool:
+    """Whether ``__answers_checked`` is the fingerprint of these very answers."""
+    return answers.get("__answers_checked") == fingerprint(answers)
 
 
 @simple_filter
@@ -251,7 +257,7 @@ def already_checked(answers: Mapping[str, object]) -> str:
     Rendered into the pre-generation hook, which then skips checks these answers already passed.
     Answers changed since they were checked, or replayed against other rules, are checked again.
     """
-    return "yes" if answers.get("__answers_checked") == fingerprint(answers) else "no"
+    return "yes" if _passed(answers) else "no"
 
 
 @simple_filter

@@ -65,8 +65,9 @@ def user_config(folder: Path, **default_context: Any) -> Path:
     return config
 
 
-def cookiecutter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run([str(BIN / "cookiecutter"), *args], cwd=cwd)
+def cookiecutter(config: Path, output: Path | str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """cookiecutter's command line, with a user configuration and an output folder."""
+    return run([str(BIN / "cookiecutter"), "--config-file", str(config), "-o", str(output), *args], cwd=cwd)
 
 
 def git_url(repo: Path) -> str:
@@ -110,34 +111,15 @@ def test_no_input_a_config_file_and_a_replay_bake_the_same_project(
         for key, value in ANSWERS.items()
     ]
     config = user_config(tmp_path)
-    first = cookiecutter(
-        "--no-input", "--config-file", str(config), "-o", "no-input", str(template_repo), *pairs, cwd=tmp_path
-    )
+    first = cookiecutter(config, "no-input", "--no-input", str(template_repo), *pairs, cwd=tmp_path)
     assert first.returncode == 0, describe(first)
 
     with_defaults = user_config(tmp_path / "defaults", **ANSWERS)
-    second = cookiecutter(
-        "--no-input",
-        "--config-file",
-        str(with_defaults),
-        "-o",
-        "config-file",
-        str(template_repo),
-        cwd=tmp_path,
-    )
+    second = cookiecutter(with_defaults, "config-file", "--no-input", str(template_repo), cwd=tmp_path)
     assert second.returncode == 0, describe(second)
 
     (replay,) = (tmp_path / "replay").glob("*.json")
-    third = cookiecutter(
-        "--replay-file",
-        str(replay),
-        "--config-file",
-        str(config),
-        "-o",
-        "replay",
-        str(template_repo),
-        cwd=tmp_path,
-    )
+    third = cookiecutter(config, "replay", "--replay-file", str(replay), str(template_repo), cwd=tmp_path)
     assert third.returncode == 0, describe(third)
 
     projects = [tmp_path / output / "pyinfra-acme-cloud" for output in ("no-input", "config-file", "replay")]
@@ -153,14 +135,7 @@ def test_an_invalid_value_exits_non_zero_with_one_line_saying_why(
     template_repo: Path, tmp_path: Path
 ) -> None:
     result = cookiecutter(
-        "--no-input",
-        "--config-file",
-        str(user_config(tmp_path)),
-        "-o",
-        "out",
-        str(template_repo),
-        "connector_name=docker",
-        cwd=tmp_path,
+        user_config(tmp_path), "out", "--no-input", str(template_repo), "connector_name=docker", cwd=tmp_path
     )
     assert result.returncode != 0, describe(result)
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error: ")]
@@ -177,11 +152,9 @@ def test_a_git_url_with_a_tag_bakes_that_tag(template_repo: Path, tmp_path: Path
     change_the_template(repo)  # after the tag
     tagged = git("rev-parse", f"{TAG}^{{commit}}", cwd=repo)
     result = cookiecutter(
-        "--no-input",
-        "--config-file",
-        str(user_config(tmp_path)),
-        "-o",
+        user_config(tmp_path),
         "out",
+        "--no-input",
         git_url(repo),
         "--checkout",
         TAG,
@@ -313,14 +286,7 @@ def test_cruft_brings_a_template_change_into_a_baked_project(
     else:
         pairs = [f"{key}={value}" for key, value in answers.items()]
         result = cookiecutter(
-            "--no-input",
-            "--config-file",
-            str(user_config(tmp_path)),
-            "-o",
-            str(projects),
-            git_url(repo),
-            *pairs,
-            cwd=tmp_path,
+            user_config(tmp_path), projects, "--no-input", git_url(repo), *pairs, cwd=tmp_path
         )
     assert result.returncode == 0, describe(result)
     project = projects / "pyinfra-acme-cloud"
