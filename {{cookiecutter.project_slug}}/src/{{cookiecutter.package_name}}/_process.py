@@ -23,6 +23,7 @@ import gevent
 from gevent import Greenlet
 from gevent.event import Event
 from gevent.hub import get_hub
+from gevent.monkey import get_original
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
 CHUNK_SIZE = 64 * 1024
@@ -31,6 +32,13 @@ TRANSFER_PIPE_SIZE = 1024 * 1024
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 TERM_GRACE_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
+
+_close: Callable[[int], None] = get_original("os", "close")
+"""Close a file descriptor now. Under gevent's monkey-patching (pyinfra's command line applies it),
+``os.close`` of a pipe only schedules the close for the hub's next loop iteration, and does not wake
+the hub to make one: the child's end of a pipe stays open in this process, and a child that reads
+its stdin to the end (an upload's ``cat``) can wait forever while the hub sleeps. That deferral
+protects watchers still using the descriptor; this module closes its watchers first, always."""
 
 LineCallback = Callable[[str, str], None]
 """Called with ``(buffer_name, line)`` for every output line as it arrives."""
@@ -142,8 +150,8 @@ class _Child:
             self.pid = _spawn(argv, stdin=pipes[0][0], stdout=pipes[1][1], stderr=pipes[2][1])
         except BaseException:
             for read_end, write_end in pipes:
-                os.close(read_end)
-                os.close(write_end)
+                _close(read_end)
+                _close(write_end)
             raise
         self.status: int | None = None
         self._exited = Event()
@@ -152,7 +160,7 @@ class _Child:
             self._watcher = hub.loop.child(self.pid)
             self._watcher.start(self._on_exit)
         for fd in (pipes[0][0], pipes[1][1], pipes[2][1]):
-            os.close(fd)
+            _close(fd)
         self.stdin, self.stdout, self.stderr = pipes[0][1], pipes[1][0], pipes[2][0]
         for fd in (self.stdin, self.stdout, self.stderr):
             os.set_blocking(fd, False)
@@ -244,7 +252,7 @@ class _Child:
         for open_fd in [fd] if fd is not None else list(self._open):
             if open_fd in self._open:
                 self._open.remove(open_fd)
-                os.close(open_fd)
+                _close(open_fd)
 
 
 def _spawn(argv: Sequence[str], *, stdin: int, stdout: int, stderr: int) -> int:
