@@ -19,10 +19,14 @@ ANSWERS = """
 # (option, choice) -> paths, relative to the project, that only that choice uses.
 ONLY_FOR: dict[tuple[str, object], list[str]] = {
     ("connector_kind", "executing"): [
+        "src/{package_name}/_exec.py",
+        "src/{package_name}/_files.py",
         "src/{package_name}/_process.py",
+        "src/{package_name}/sh",
         "tests/contract/test_execution.py",
         "tests/contract/test_execution_cli.py",
-        "tests/test_targets.py",
+        "tests/test_connector.py",
+        "tests/test_machinery.py",
     ],
     ("connector_kind", "inventory"): [
         "tests/test_source.py",

@@ -73,6 +73,7 @@ RESERVED_CLASS_NAMES = frozenset(
         "NAME",
         "ConnectorData",
         "DataMeta",
+        "ExecConnector",
         "HostEntry",
         "IO",
         "IOBase",

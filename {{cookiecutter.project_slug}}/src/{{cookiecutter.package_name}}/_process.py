@@ -30,6 +30,8 @@ CHUNK_SIZE = 64 * 1024
 TRANSFER_CHUNK_SIZE = 1024 * 1024
 TRANSFER_PIPE_SIZE = 1024 * 1024
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
+_splice: Callable[..., int] | None = getattr(os, "splice", None)
+"""splice(2), where the kernel has it (Linux); None elsewhere, and in tests of the fallback."""
 TERM_GRACE_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
 
@@ -389,7 +391,7 @@ def _stream(source: int, target: int, close: Callable[[int], None] | None = None
     pipe, events = (target, 2) if close is not None else (source, 1)
     _widen(pipe)
     watcher = hub.loop.io(pipe, events)
-    splice = getattr(os, "splice", None)
+    splice = _splice
     pending = b""
     try:
         while True:
