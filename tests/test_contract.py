@@ -152,18 +152,19 @@ class Mutant:
     edits: tuple[tuple[str, str, str], ...]
     must_fail: frozenset[str]
     exec_style: bool = False
+    relays_signals: bool = True  # with exec_style: whether the fake CLI's client relays signals
     privileged: bool = False  # caught only where sudo and su work without a password
 
 
 MUTANTS = {
     "ignores-exit-status": Mutant(
         "executing",
-        (("connector.py", "return status in success_exit_codes, output", "return True, output"),),
+        (("_exec.py", "return status in success_exit_codes, output", "return True, output"),),
         frozenset({"test_exit_status_sets_the_success_flag"}),
     ),
     "ignores-success-exit-codes": Mutant(
         "executing",
-        (("connector.py", 'control.get("_success_exit_codes") or (0,)', "(0,)"),),
+        (("_exec.py", 'control.get("_success_exit_codes") or (0,)', "(0,)"),),
         frozenset({"test_success_exit_codes_decide_success"}),
     ),
     "mixes-stderr-into-stdout": Mutant(
@@ -187,7 +188,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_env", None)\n',
             ),
@@ -198,7 +199,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_chdir", None)\n',
             ),
@@ -209,7 +210,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_shell_executable", None)\n',
             ),
@@ -220,7 +221,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n',
             ),
@@ -232,7 +233,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n',
             ),
@@ -246,7 +247,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_sudo", None)\n',
             ),
@@ -257,7 +258,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_su_user", None)\n',
             ),
@@ -268,7 +269,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 "control = extract_control_arguments(arguments)\n",
                 'control = extract_control_arguments(arguments)\n        arguments.pop("_doas", None)\n',
             ),
@@ -279,7 +280,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_exec.py",
                 'partial(_process.stdin_lines, control.get("_stdin"))',
                 "partial(_process.stdin_lines, None)",
             ),
@@ -288,24 +289,49 @@ MUTANTS = {
     ),
     "leaves-the-command-running-on-timeout": Mutant(
         "executing",
-        (("_process.py", "        _signal_all(stopping, signal.SIGTERM)\n", "        return\n"),),
+        (
+            ("_process.py", "        _signal_all(stopping, signal.SIGTERM)\n", "        return\n"),
+            (
+                "_exec.py",
+                "                    self._stop_on_target(token, arguments)\n",
+                "                    pass\n",
+            ),
+        ),
         frozenset({"test_timeout_raises_and_stops_the_command"}),
     ),
     "stops-only-the-command-and-its-descendants": Mutant(
         "executing",
-        (("_process.py", "        roots = _pipe_holders(self._open)\n", "        roots: list[int] = []\n"),),
+        (
+            ("_process.py", "        roots = _pipe_holders(self._open)\n", "        roots: list[int] = []\n"),
+            ("sh/guard.sh", 'k="$(d "$p") $(h)"\n', 'k=$(d "$p")\n'),
+        ),
         frozenset({"test_timeout_raises_and_stops_the_command"}),
+    ),
+    # Through a transport whose client relays no signal (docker exec): stopping the local client
+    # is not enough, the command must be stopped on the target too.
+    "leaves-the-command-running-on-the-target": Mutant(
+        "executing",
+        (
+            (
+                "_exec.py",
+                "                    self._stop_on_target(token, arguments)\n",
+                "                    pass\n",
+            ),
+        ),
+        frozenset({"test_timeout_raises_and_stops_the_command"}),
+        exec_style=True,
+        relays_signals=False,
     ),
     "leaves-the-new-file-when-an-upload-is-stopped": Mutant(
         "executing",
-        (("connector.py", 'trap "c 129" HUP; trap "c 130" INT; trap "c 141" PIPE; trap "c 143" TERM\n', ""),),
+        (("sh/put.sh", "trap 'c 129' HUP\ntrap 'c 130' INT\ntrap 'c 141' PIPE\ntrap 'c 143' TERM\n", ""),),
         frozenset({"test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file"}),
     ),
     "writes-uploads-in-place": Mutant(
         "executing",
         (
             (
-                "connector.py",
+                "sh/put.sh",
                 'if ! e=$( (set -C; : >"$t") 2>&1); then\n',
                 'cat >"$d"; exit $?\nif ! e=$( (set -C; : >"$t") 2>&1); then\n',
             ),
@@ -315,8 +341,8 @@ MUTANTS = {
     "replaces-symbolic-links": Mutant(
         "executing",
         (
-            ("connector.py", 'if [ -h "$d" ] && r=$(readlink -f', "if false && r=$(readlink -f"),
-            ("connector.py", 'while [ -h "$d" ]; do\n', "while false; do\n"),
+            ("sh/put.sh", 'if [ -h "$d" ] && r=$(readlink -f', "if false && r=$(readlink -f"),
+            ("sh/put.sh", 'while [ -h "$d" ]; do\n', "while false; do\n"),
         ),
         frozenset({"test_put_file_writes_through_a_symbolic_link"}),
     ),
@@ -324,7 +350,7 @@ MUTANTS = {
         "executing",
         (
             (
-                "connector.py",
+                "_files.py",
                 "        _check_text(spool)  # all of it, before anything is written\n",
                 "        pass\n",
             ),
@@ -333,12 +359,12 @@ MUTANTS = {
     ),
     "leaves-partial-downloads": Mutant(
         "executing",
-        (("connector.py", "            os.unlink(self.temp)\n", "            pass\n"),),
+        (("_files.py", "            os.unlink(self.temp)\n", "            pass\n"),),
         frozenset({"test_get_file_of_a_missing_file_raises_and_leaves_nothing"}),
     ),
     "does-not-quote-remote-paths": Mutant(
         "executing",
-        (("connector.py", 'f"cat <{shlex.quote(remote_filename)}"', 'f"cat <{remote_filename}"'),),
+        (("_exec.py", 'f"cat <{shlex.quote(remote_filename)}"', 'f"cat <{remote_filename}"'),),
         frozenset({"test_remote_paths_are_quoted[awkward]"}),
     ),
     "reuses-host-data": Mutant(
@@ -351,8 +377,8 @@ MUTANTS = {
             ),
             (
                 "connector.py",
-                "SPOOL_SIZE = 1024 * 1024\n",
-                "SPOOL_SIZE = 1024 * 1024\n_DATA: dict[str, Any] = {}\n",
+                "class ConnectorData(TypedDict):\n",
+                "_DATA: dict[str, Any] = {}\n\n\nclass ConnectorData(TypedDict):\n",
             ),
         ),
         frozenset({"test_same_argument_gives_same_hosts_twice"}),
@@ -389,8 +415,8 @@ MUTANTS = {
         (
             (
                 "connector.py",
-                "        target = self.data[TARGET_KEY]\n        try:\n",
-                "        return\n        target = self.data[TARGET_KEY]\n        try:\n",
+                "        problem = self.check_target()\n",
+                "        return\n        problem = self.check_target()\n",
             ),
         ),
         frozenset({"test_connect_to_an_unreachable_target_raises_connect_error"}),
@@ -470,6 +496,20 @@ root="$FAKE_CLI_ROOT/$2"
 shift 2
 cd "$root" && exec "$@"
 """
+# The same, but like `docker exec` in this: the command runs outside the client's process tree,
+# with pipes of its own, and keeps running when the client dies (no stdin, no exit status).
+NO_RELAY_CLI = """\
+#!/bin/sh
+root="$FAKE_CLI_ROOT/$2"
+[ -d "$root" ] || { echo "fake-cli: no such target: $2" >&2; exit 1; }
+shift 2
+d=$(mktemp -d) && mkfifo "$d/out" "$d/err" || exit 1
+( cd "$root" && "$@" >"$d/out" 2>"$d/err" </dev/null & )
+cat "$d/err" >&2 &
+cat "$d/out"
+wait
+rm -rf "$d"
+"""
 
 
 def shadow_package(installed: Installed, directory: Path, edits: tuple[tuple[str, str, str], ...]) -> Path:
@@ -484,10 +524,12 @@ def shadow_package(installed: Installed, directory: Path, edits: tuple[tuple[str
     return directory
 
 
-def exec_style(tmp_path: Path, installed: Installed) -> tuple[tuple[str, str, str], dict[str, str], Path]:
+def exec_style(
+    tmp_path: Path, installed: Installed, cli_script: str = FAKE_CLI
+) -> tuple[tuple[str, str, str], dict[str, str], Path]:
     """The seam edit, the environment and the contract configuration for an exec-style connector."""
     cli = tmp_path / "fake-cli"
-    cli.write_text(FAKE_CLI)
+    cli.write_text(cli_script)
     cli.chmod(0o755)
     root = tmp_path / "targets"
     for target in ["demo", *(f"demo-{index}" for index in range(20))]:
@@ -552,7 +594,8 @@ def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str
     assert args, f"no contract module defines {sorted(MUTANTS[mutant].must_fail)}"
     env: dict[str, str] = {}
     if MUTANTS[mutant].exec_style:
-        seam, env, config = exec_style(tmp_path, installed)
+        cli = FAKE_CLI if MUTANTS[mutant].relays_signals else NO_RELAY_CLI
+        seam, env, config = exec_style(tmp_path, installed, cli)
         edits = (seam, *edits)
         args += ["--contract-config", str(config)]
     shadow = shadow_package(installed, tmp_path / "shadow", edits)

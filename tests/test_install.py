@@ -6,6 +6,7 @@ also with the oldest pyinfra the project declares on the oldest Python it declar
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -109,6 +110,7 @@ CHECKS = {
     "ruff format": (None, ["ruff", "format", "--check", "."]),
     "mypy": (None, ["mypy"]),
     "validate-pyproject": (None, ["validate-pyproject", "pyproject.toml"]),
+    "shellcheck": ("executing", ["shellcheck", "src/*/sh/*.sh"]),
     "zizmor": ("github_actions", ["zizmor", "--offline", "--persona", "pedantic", ".github"]),
     "workflow schema": (
         "github_actions",
@@ -134,15 +136,28 @@ def checks_that_apply() -> list[Any]:
         pytest.param(param.values[0], check, marks=param.marks, id=f"{param.id}-{check}")
         for param in LATEST
         for check, (option, _) in CHECKS.items()
-        if option is None or VARIANTS[param.values[0][0]].get(option, True)
+        if applies(option, VARIANTS[param.values[0][0]])
     ]
+
+
+def applies(option: str | None, answers: dict[str, Any]) -> bool:
+    """Whether a check for ``option`` (a yes/no option, or a connector kind) applies to these answers."""
+    if option in {"executing", "inventory"}:
+        return answers["connector_kind"] == option
+    return option is None or bool(answers.get(option, True))
 
 
 @pytest.mark.parametrize(("installed", "check"), checks_that_apply(), indirect=["installed"])
 def test_the_baked_project_passes_its_own_checks(installed: Installed, check: str) -> None:
     # An option that is off is checked the other way round: test_bake.py finds no trace of it.
-    command = CHECKS[check][1]
-    result = run([installed.bin(command[0]), *command[1:]], cwd=installed.baked.path)
+    program, *args = CHECKS[check][1]
+    # A pattern stands for the files it matches, as in a shell; each must match something.
+    expanded = [
+        sorted(glob.glob(arg, root_dir=installed.baked.path)) if "*" in arg else [arg] for arg in args
+    ]
+    assert all(expanded), f"{check}: a pattern in {args} matches nothing"
+    command = [installed.bin(program), *(arg for matches in expanded for arg in matches)]
+    result = run(command, cwd=installed.baked.path)
     assert result.returncode == 0, describe(result)
     if check == "zizmor":
         assert "No findings to report" in result.stdout + result.stderr, describe(result)
@@ -175,6 +190,8 @@ def test_pre_commit_runs_every_hook_cleanly(installed: Installed, tmp_path: Path
     result = run([installed.bin("pre-commit"), "run", "--all-files"], cwd=project, env=env)
     assert result.returncode == 0, describe(result)
     hooks = {"ruff check", "ruff format", "mypy --strict", "validate-pyproject"}
+    if installed.baked.kind == "executing":
+        hooks.add("shellcheck")
     if installed.baked.has("github_actions"):
         hooks |= {
             "zizmor (GitHub Actions security)",

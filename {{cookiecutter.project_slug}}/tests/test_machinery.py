@@ -1,6 +1,8 @@
-"""Tests of what is particular to this connector: its targets, and its seam, target_argv.
+"""Tests of the machinery under the seam: how commands run, files move and timeouts stop.
 
-What every executing connector must do is checked by the contract in tests/contract/.
+Each test pins a seam of its own (a local ``sh -c``, or a fake exec-style CLI), so these pass
+whatever your target_argv does: they check _exec.py, _files.py, _process.py and the scripts in sh/,
+which you should not need to change. Your connector's own tests are in tests/test_connector.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all, disconnect_all
-from pyinfra.api.exceptions import ConnectError, InventoryError
+from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
@@ -32,49 +34,27 @@ from {{ cookiecutter.package_name }}.connector import (
     {{ cookiecutter.connector_class }} as Connector,
 )
 
-
-def hosts(argument: str | None) -> list[tuple[str, dict[str, object], list[str]]]:
-    return list(Connector.make_names_data(argument))
-
-
-def test_a_target_becomes_one_host_in_the_connector_group() -> None:
-    assert hosts("web1") == [(f"@{NAME}/web1", {TARGET_KEY: "web1"}, [f"@{NAME}"])]
+TARGETS = ["pinned", *(f"pinned-{index}" for index in range(5))]
+"""Labels for the pinned local seam; each must be a valid target of the connector."""
 
 
-@pytest.mark.parametrize("target", ["web1", "a", "node-7.example:2_b", "x" * 253])
-def test_valid_targets(target: str) -> None:
-    assert hosts(target)[0][1] == {TARGET_KEY: target}
+def local_seam(self: Connector, command: str, *, tty: bool = False) -> list[str]:
+    return ["sh", "-c", command]
 
 
-@pytest.mark.parametrize("target", [None, ""])
-def test_a_missing_target_says_what_is_expected(target: str | None) -> None:
-    with pytest.raises(InventoryError, match=f"@{NAME}/<target>"):
-        hosts(target)
-
-
-@pytest.mark.parametrize(
-    "target",
-    ["-rf", ".hidden", "white space", "semi;colon", "slash/ed", "quote'd", "ünï", "x" * 254, "tab\tbed"],
-)
-def test_malformed_targets_are_rejected_with_the_rule(target: str) -> None:
-    with pytest.raises(InventoryError, match=r"invalid target .*letters"):
-        hosts(target)
+@pytest.fixture(autouse=True)
+def _pinned_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every command on this machine, whatever target_argv does (a test may pin another)."""
+    monkeypatch.setattr(Connector, "target_argv", local_seam)
 
 
 @pytest.fixture
 def host() -> Iterator[Host]:
-    state = State(Inventory(([f"@{NAME}/demo"], {})), Config())
+    state = State(Inventory(([f"@{NAME}/pinned"], {})), Config())
     connect_all(state)
     (host,) = list(state.inventory)
     yield host
     disconnect_all(state)
-
-
-def test_the_default_seam_runs_commands_here(host: Host, tmp_path: Path) -> None:
-    (tmp_path / "here").write_text("on this machine")
-    ok, output = host.run_shell_command(f"cat {tmp_path}/here")
-    assert ok
-    assert output.stdout == "on this machine"
 
 
 def test_put_file_keeps_the_mode_of_an_existing_file(host: Host, tmp_path: Path) -> None:
@@ -186,7 +166,7 @@ def test_files_stream_exactly_with_or_without_splice(
     # Files move between a file and the command's pipe with splice(2) where the kernel has it,
     # else through bounded reads and writes.
     if not splice:
-        monkeypatch.delattr(os, "splice", raising=False)
+        monkeypatch.setattr(_process, "_splice", None)
     data = os.urandom(3 * _process.TRANSFER_CHUNK_SIZE + 7)
     (tmp_path / "source.bin").write_bytes(data)
     with (tmp_path / "source.bin").open("rb") as source:
@@ -272,27 +252,73 @@ def test_exec_style_timeout_stops_the_command(exec_style: Path) -> None:
     assert not (exec_style / "box1" / "late").exists()
 
 
+# A transport whose client relays no signal, as `docker exec`: the command runs outside the
+# client's process tree, with pipes of its own, and keeps running when the client dies.
+NO_RELAY_CLI = """\
+#!/bin/sh
+shift 2  # exec TARGET
+d=$(mktemp -d) && mkfifo "$d/out" "$d/err" || exit 1
+( "$@" >"$d/out" 2>"$d/err" </dev/null & )
+cat "$d/err" >&2 &
+cat "$d/out"
+wait
+rm -rf "$d"
+"""
+
+
+def test_a_timeout_stops_the_command_on_the_target_when_the_transport_relays_no_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = tmp_path / "no-relay-cli"
+    cli.write_text(NO_RELAY_CLI)
+    cli.chmod(0o755)
+
+    def target_argv(self: Connector, command: str, *, tty: bool = False) -> list[str]:
+        return [str(cli), "exec", self.data[TARGET_KEY], "sh", "-c", command]
+
+    monkeypatch.setattr(Connector, "target_argv", target_argv)
+    host = connect("pinned")
+    assert host.run_shell_command("echo relayed")[1].stdout_lines == ["relayed"]
+    late = tmp_path / "late"
+    with pytest.raises(TimeoutError):
+        host.run_shell_command(f"sleep 1; touch {late}", _timeout=0.3)
+    time.sleep(1.5)
+    assert not late.exists(), "the command kept running on the target after its timeout"
+
+
 def test_connect_fails_for_a_target_the_cli_does_not_know(exec_style: Path) -> None:
     with pytest.raises(ConnectError, match="no such target: nowhere"):
         connect("nowhere")
 
 
-def test_connect_fails_when_the_cli_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def target_argv(self: Connector, command: str, *, tty: bool = False) -> list[str]:
-        return ["/nonexistent/cli", "exec", "box1", "sh", "-c", command]
+# pyinfra's command line, with the seam pinned to this machine: gevent's monkey-patching applies.
+PINNED_CLI = """\
+import sys
 
-    monkeypatch.setattr(Connector, "target_argv", target_argv)
-    with pytest.raises(ConnectError, match="cannot reach box1"):
-        connect("box1")
+from pyinfra_cli.main import main
+
+from {{ cookiecutter.package_name }} import _process
+from {{ cookiecutter.package_name }}.connector import {{ cookiecutter.connector_class }}
+
+{{ cookiecutter.connector_class }}.target_argv = lambda self, command, *, tty=False: ["sh", "-c", command]
+if sys.argv[1] == "--no-splice":
+    _process._splice = None
+sys.argv[0:2] = ["pyinfra"]
+sys.exit(main())
+"""
+
+
+def pinned_cli(*args: str, splice: bool = True) -> list[str]:
+    """The command line that runs pyinfra's CLI with ``args``, through the pinned local seam."""
+    return [sys.executable, "-c", PINNED_CLI, "--splice" if splice else "--no-splice", *args]
 
 
 def test_ctrl_c_stops_the_running_command_as_with_local(tmp_path: Path) -> None:
     # A terminal's Ctrl-C sends SIGINT to pyinfra's process group; the command must be in it.
     started, finished = tmp_path / "started", tmp_path / "finished"
-    pyinfra = Path(sys.executable).with_name("pyinfra")
     command = f"touch {started}; sleep 2; touch {finished}"
     with subprocess.Popen(
-        [str(pyinfra), "-y", f"@{NAME}/demo", "exec", "--", command],
+        pinned_cli("-y", f"@{NAME}/pinned", "exec", "--", command),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -306,6 +332,64 @@ def test_ctrl_c_stops_the_running_command_as_with_local(tmp_path: Path) -> None:
         process.wait(timeout=60)
     time.sleep(2.5)
     assert not finished.exists(), "the command kept running after Ctrl-C"
+
+
+# Uploads and downloads of real files under gevent's monkey-patching, as pyinfra's command line
+# runs them: a pipe's end that is closed late leaves the target's `cat` waiting for ever.
+
+SIZES = [0, 1, 65536, 65537, _process.TRANSFER_CHUNK_SIZE, _process.TRANSFER_CHUNK_SIZE + 1]
+
+DEPLOY = """\
+from pyinfra import host
+from pyinfra.operations import files
+
+SOURCE, REMOTE, BACK = {source!r}, {remote!r}, {back!r}
+for size in {sizes!r}:
+    for copy in range({copies}):
+        name = "%s-%s-%s" % (size, copy, host.name.rsplit("/", 1)[1])
+        files.put(name="put " + name, src="%s/%s" % (SOURCE, size), dest=REMOTE + "/" + name)
+        files.get(name="get " + name, src=REMOTE + "/" + name, dest=BACK + "/" + name)
+"""
+
+
+@pytest.mark.parametrize("splice", [True, False], ids=["splice", "no-splice"])
+@pytest.mark.parametrize("targets", [TARGETS[:1], TARGETS[1:]], ids=["one-host", "many-hosts"])
+def test_file_paths_move_exactly_through_the_command_line(
+    tmp_path: Path, splice: bool, targets: list[str]
+) -> None:
+    source, remote, back = tmp_path / "source", tmp_path / "remote", tmp_path / "back"
+    for folder in (source, remote, back):
+        folder.mkdir()
+    content = {size: os.urandom(size) for size in SIZES}
+    for size, data in content.items():
+        (source / str(size)).write_bytes(data)
+    copies = 3 if len(targets) == 1 else 1  # the same file again and again in one process
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        DEPLOY.format(sizes=SIZES, copies=copies, source=str(source), remote=str(remote), back=str(back))
+    )
+    inventory = ",".join(f"@{NAME}/{target}" for target in targets)
+    try:
+        result = subprocess.run(
+            pinned_cli("-y", inventory, str(deploy), splice=splice),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        output = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else ""
+        started = [line for line in output.splitlines() if "Starting operation" in line]
+        pytest.fail(f"the transfers hung; the last one started: {started[-1:] or 'none'}", pytrace=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for target in targets:
+        for size, data in content.items():
+            for copy in range(copies):
+                name = f"{size}-{copy}-{target}"
+                assert (remote / name).read_bytes() == data, f"upload {name} differs"
+                assert (back / name).read_bytes() == data, f"download {name} differs"
 
 
 def test_a_nul_byte_in_a_command_is_an_os_error(host: Host) -> None:

@@ -1,0 +1,99 @@
+"""Tests of your connector: its targets and its seam, target_argv.
+
+They follow tests/connector-contract.toml, so they keep passing when target_argv points at your
+system: change the configuration's targets along with it. What every executing connector must do is
+checked by the contract in tests/contract/; how commands and files move, whatever the seam, by
+tests/test_machinery.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api.config import Config
+from pyinfra.api.exceptions import ConnectError, InventoryError
+from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
+from pyinfra.api.state import State
+
+from {{ cookiecutter.package_name }}.connector import (
+    NAME,
+    TARGET_KEY,
+    {{ cookiecutter.connector_class }} as Connector,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+CONFIG: dict[str, Any] = tomllib.loads(
+    (Path(__file__).with_name("connector-contract.toml")).read_text(encoding="utf-8")
+)
+TARGET: str = CONFIG["target"]
+
+
+def hosts(argument: str | None) -> list[tuple[str, dict[str, object], list[str]]]:
+    return list(Connector.make_names_data(argument))
+
+
+def connect(target: str) -> Host:
+    state = State(Inventory(([f"@{NAME}/{target}"], {})), Config())
+    (host,) = list(state.inventory)
+    host.connect(raise_exceptions=True)
+    return host
+
+
+def test_the_configured_target_becomes_one_host_in_the_connector_group() -> None:
+    assert hosts(TARGET) == [(f"@{NAME}/{TARGET}", {TARGET_KEY: TARGET}, [f"@{NAME}"])]
+
+
+@pytest.mark.parametrize("target", ["web1", "a", "node-7.example:2_b", "x" * 253])
+def test_valid_targets(target: str) -> None:
+    assert hosts(target)[0][1] == {TARGET_KEY: target}
+
+
+@pytest.mark.parametrize("target", [None, ""])
+def test_a_missing_target_says_what_is_expected(target: str | None) -> None:
+    with pytest.raises(InventoryError, match=f"@{NAME}/<target>"):
+        hosts(target)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["-rf", ".hidden", "white space", "semi;colon", "slash/ed", "quote'd", "ünï", "x" * 254, "tab\tbed"],
+)
+def test_malformed_targets_are_rejected_with_the_rule(target: str) -> None:
+    with pytest.raises(InventoryError, match=r"invalid target .*letters"):
+        hosts(target)
+
+
+def test_the_seam_returns_a_command_line_that_carries_the_command_whole() -> None:
+    (host,) = list(State(Inventory(([f"@{NAME}/{TARGET}"], {})), Config()).inventory)
+    assert isinstance(host.connector, Connector)
+    command = "printf '%s\\n' \"a b\" 'c;d' $HOME"
+    argv = host.connector.target_argv(command)
+    assert argv, "target_argv returned an empty command line"
+    assert all(isinstance(part, str) for part in argv), argv
+    assert command in argv, "the command must reach the target as one argument, unchanged"
+
+
+def test_the_configured_target_answers_through_the_seam() -> None:
+    host = connect(TARGET)
+    ok, output = host.run_shell_command(
+        "echo through-the-seam; echo to-stderr >&2; exit 3", _success_exit_codes=[3]
+    )
+    assert ok
+    assert output.stdout_lines == ["through-the-seam"]
+    assert output.stderr_lines == ["to-stderr"]
+
+
+def test_connect_fails_cleanly_when_the_seams_program_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run: no sh, no docker, no kubectl
+    with pytest.raises(ConnectError, match=f"cannot reach {TARGET}"):
+        connect(TARGET)
