@@ -20,14 +20,30 @@ pytestmark = pytest.mark.executing
 
 def test_cli_exec(contract: Contract) -> None:
     result = pyinfra(
-        "-y", contract.inventory_name(), "exec", "--", "echo", "contract-says-hi", cwd=contract.config_dir
+        "-y",
+        contract.inventory_name(),
+        "exec",
+        "--",
+        "echo",
+        "contract-says-hi",
+        cwd=contract.config_dir,
+        timeout=contract.cli_time_limit,
     )
     assert result.returncode == 0, describe(result)
     assert "contract-says-hi" in result.stdout + result.stderr, describe(result)
 
 
 def test_cli_exec_reports_a_failing_command(contract: Contract) -> None:
-    result = pyinfra("-y", contract.inventory_name(), "exec", "--", "exit", "7", cwd=contract.config_dir)
+    result = pyinfra(
+        "-y",
+        contract.inventory_name(),
+        "exec",
+        "--",
+        "exit",
+        "7",
+        cwd=contract.config_dir,
+        timeout=contract.cli_time_limit,
+    )
     assert result.returncode != 0, describe(result)
 
 
@@ -37,7 +53,13 @@ def test_cli_fact(contract: Contract) -> None:
     (host,) = list(state.inventory)
     hostname = host.get_fact(Hostname)
     disconnect_all(state)
-    result = pyinfra(contract.inventory_name(), "fact", "server.Hostname", cwd=contract.config_dir)
+    result = pyinfra(
+        contract.inventory_name(),
+        "fact",
+        "server.Hostname",
+        cwd=contract.config_dir,
+        timeout=contract.cli_time_limit,
+    )
     assert result.returncode == 0, describe(result)
     assert hostname in result.stdout + result.stderr, describe(result)
 
@@ -45,7 +67,12 @@ def test_cli_fact(contract: Contract) -> None:
 def test_cli_dry_run_changes_nothing(contract: Contract, tmp_path: Path) -> None:
     dest = f"/tmp/pyinfra-contract-dry-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
     result = pyinfra(
-        "--dry", contract.inventory_name(), "server.shell", f"commands=touch {dest}", cwd=contract.config_dir
+        "--dry",
+        contract.inventory_name(),
+        "server.shell",
+        f"commands=touch {dest}",
+        cwd=contract.config_dir,
+        timeout=contract.cli_time_limit,
     )
     assert result.returncode == 0, describe(result)
     state = State(Inventory(([contract.inventory_name()], {})), Config())
@@ -75,7 +102,9 @@ def test_cli_deploy_on_many_hosts(contract: Contract, tmp_path: Path) -> None:
     directory = f"/tmp/pyinfra-contract-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
     deploy = tmp_path / "deploy.py"
     deploy.write_text(DEPLOY.format(directory=directory))
-    result = pyinfra("-y", ",".join(names), str(deploy), cwd=contract.config_dir)
+    result = pyinfra(
+        "-y", ",".join(names), str(deploy), cwd=contract.config_dir, timeout=contract.cli_time_limit
+    )
     assert result.returncode == 0, describe(result)
 
     state = State(Inventory((names, {})), Config())
