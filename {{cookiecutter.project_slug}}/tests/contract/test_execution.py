@@ -26,7 +26,7 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .conftest import Contract
+from .conftest import CAPABILITIES, CONFIG_NAME, Contract
 
 pytestmark = pytest.mark.executing
 
@@ -171,20 +171,21 @@ def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
     assert stdout(host, "pwd -P", _chdir=directory).endswith("/with space, 'quotes' and $dollar")
 
 
-@pytest.mark.capability("bash")
-def test_shell_executable_reaches_the_command(host: Host) -> None:
-    assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
-
-
 def require(host: Host, capability: str, probe: str) -> None:
     """Fail with what to do when the target lacks a capability the configuration says it has."""
     ok, _ = run(host, f"{probe} </dev/null >/dev/null 2>&1")
     if not ok:
         pytest.fail(
-            f"the target cannot run {probe!r}: if it has no {capability} without a password, "
-            f"list {capability!r} in 'unsupported' in connector-contract.toml",
+            f"the target cannot run {probe!r}: where it does not offer {capability!r} "
+            f"({CAPABILITIES[capability]}), list it in 'unsupported' in {CONFIG_NAME}",
             pytrace=False,
         )
+
+
+@pytest.mark.capability("bash")
+def test_shell_executable_reaches_the_command(host: Host) -> None:
+    require(host, "bash", "bash -c true")
+    assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
 
 
 @pytest.fixture
