@@ -14,7 +14,11 @@ of the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -43,6 +47,9 @@ CAPABILITIES = {
     "unreachable-target": "a target that cannot be reached, for connect() failure",
     "many-hosts": "20 hosts of this connector at once",
 }
+CLI_TIME_LIMIT = 120.0
+"""Seconds a pyinfra command line the contract runs may take, unless configured otherwise: far more
+than any of them needs, so that a hang fails its test, naming where it hung, and stalls nothing."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Contract:
     many_hosts_target: str
     unsupported: frozenset[str]
     config_dir: Path
+    cli_time_limit: float = CLI_TIME_LIMIT
 
     def inventory_name(self, target: str | None = None) -> str:
         """``@NAME/target``, or plain ``@NAME`` for an empty target."""
@@ -82,6 +90,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)"
+    )
+    group.addoption(
+        "--cli-time-limit",
+        type=float,
+        help=f"seconds a pyinfra command line may take before it counts as hung (default: from "
+        f"{CONFIG_NAME}, else {CLI_TIME_LIMIT:g})",
     )
 
 
@@ -135,6 +149,9 @@ def _load_contract(config: pytest.Config) -> Contract:
         unsupported.add("unreachable-target")
     if "{index}" not in data.get("many_hosts_target", ""):
         unsupported.add("many-hosts")
+    limit = config.getoption("--cli-time-limit", None) or data.get("cli_time_limit", CLI_TIME_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+        raise pytest.UsageError(f"{path}: 'cli_time_limit' must be a number of seconds, got {limit!r}")
     return Contract(
         connector=connector,
         target=data.get("target", "") if target is None else target,
@@ -143,6 +160,7 @@ def _load_contract(config: pytest.Config) -> Contract:
         many_hosts_target=data.get("many_hosts_target", ""),
         unsupported=frozenset(unsupported),
         config_dir=path.parent,
+        cli_time_limit=float(limit),
     )
 
 
@@ -232,22 +250,74 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line("every capability this connector's checks need was checked")
 
 
-def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def pyinfra(*args: str, cwd: Path, timeout: float = CLI_TIME_LIMIT) -> subprocess.CompletedProcess[str]:
     """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
 
     Not ``python -m pyinfra``: before pyinfra 3.7 that imports pyinfra ahead of gevent's
     monkey-patching, and the command line can stop with gevent's ``LoopExit``.
+
+    A run that takes more than ``timeout`` seconds has hung: it is stopped, with everything it
+    started, and the test fails, naming the last operation pyinfra started and showing the end of
+    what it printed.
     """
-    script = Path(sys.executable).with_name("pyinfra")
-    return subprocess.run(
-        [str(script), *args],
+    argv = [str(Path(sys.executable).with_name("pyinfra")), *args]
+    with subprocess.Popen(
+        argv,
         cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # so that a hung run has printed all it did
         stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own: stopped with all it started
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+            hung = False
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            out, err = _rest_of_output(process)
+            hung = True
+        except BaseException:  # Ctrl-C included: leave nothing running
+            _stop(process)
+            raise
+    if hung:
+        pytest.fail(_hang_report(argv, timeout, _text(out), _text(err)), pytrace=False)
+    return subprocess.CompletedProcess(argv, process.returncode, _text(out), _text(err))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _rest_of_output(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """All that a stopped run printed, or what was read of it if something it started outlives it
+    and keeps its output open."""
+    try:
+        return process.communicate(timeout=5)
+    except subprocess.TimeoutExpired as expired:
+        return expired.stdout or b"", expired.stderr or b""
+
+
+def _text(output: bytes) -> str:
+    return output.decode(errors="replace").replace("\r\n", "\n")
+
+
+_STARTED = re.compile(r"Starting operation: (.*)")
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _hang_report(argv: list[str], timeout: float, out: str, err: str, lines: int = 20) -> str:
+    started = _STARTED.findall(_COLOUR.sub("", f"{out}\n{err}"))
+    where = (
+        f"in {started[-1].strip()!r} (the last operation it started)" if started else "before any operation"
     )
+    tail = "".join(
+        f"\n--- last lines of its {name}\n" + "\n".join(text.splitlines()[-lines:])
+        for name, text in (("stdout", out), ("stderr", err))
+        if text.strip()
+    )
+    return f"pyinfra hung {where}, and was stopped after {timeout:g} s\n$ {shlex.join(argv)}{tail}"
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:

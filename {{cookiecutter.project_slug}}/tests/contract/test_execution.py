@@ -26,7 +26,7 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .conftest import Contract
+from .conftest import CAPABILITIES, CONFIG_NAME, Contract
 
 pytestmark = pytest.mark.executing
 
@@ -44,10 +44,29 @@ def stdout(host: Host, command: str, **arguments: Any) -> str:
     return str(output.stdout)
 
 
+# The contract's own commands on the target are POSIX sh, with tools and options that GNU coreutils,
+# BusyBox and macOS all have, and whose output is the same on each; what POSIX has no tool for (a
+# SHA-256 sum, a temporary file) tries each system's tool in turn, or falls back to sh alone.
+
+
 def remote_sha256(host: Host, path: str) -> str:
+    """The SHA-256 of a file on the target: sha256sum (GNU, BusyBox), shasum (macOS), sha256 (BSD)."""
     quoted = shlex.quote(path)
-    digest = stdout(host, f"(sha256sum <{quoted} || shasum -a 256 <{quoted}) 2>/dev/null")
+    digest = stdout(
+        host, f"(sha256sum <{quoted} || shasum -a 256 <{quoted} || sha256 -q <{quoted}) 2>/dev/null"
+    )
     return digest.split()[0]
+
+
+# Where the target has no mktemp, sh alone makes the file or directory.
+MAKE_TEMP_FILE = (
+    "mktemp 2>/dev/null || { f=${TMPDIR:-/tmp}/pyinfra-contract.$$"
+    ' && (umask 077 && set -C && : >"$f") && printf "%s\\n" "$f"; }'
+)
+MAKE_TEMP_DIR = (
+    "mktemp -d 2>/dev/null || { f=${TMPDIR:-/tmp}/pyinfra-contract.$$"
+    ' && mkdir -m 700 "$f" && printf "%s\\n" "$f"; }'
+)
 
 
 @contextmanager
@@ -60,13 +79,26 @@ def must_finish_within(seconds: float, what: str) -> Iterator[None]:
 @pytest.fixture
 def remote_dir(host: Host) -> Iterator[str]:
     """A new, empty directory on the target, removed afterwards."""
-    path = stdout(host, "mktemp -d").strip()
+    path = stdout(host, MAKE_TEMP_DIR).strip()
     yield path
     run(host, f"rm -rf {shlex.quote(path)}")
 
 
 def listing(host: Host, path: str) -> list[str]:
-    return sorted(stdout(host, f"ls -A {shlex.quote(path)}").splitlines())
+    """The names in a directory on the target, hidden ones included, as they are: not by ``ls``, which
+    shows some as ``?`` on BusyBox."""
+    quoted = shlex.quote(path)
+    names = stdout(
+        host,
+        f"for n in {quoted}/.[!.]* {quoted}/..?* {quoted}/*; do"
+        ' if [ -e "$n" ] || [ -h "$n" ]; then printf "%s\\n" "${n##*/}"; fi; done',
+    )
+    return sorted(names.splitlines())
+
+
+def nap(seconds: float) -> str:
+    """A shell command that sleeps ``seconds``, or a second where ``sleep`` takes only integers."""
+    return f"{{ sleep {seconds} 2>/dev/null || sleep 1; }}"
 
 
 # Commands
@@ -92,8 +124,12 @@ def test_stdout_and_stderr_are_kept_apart_and_in_order(host: Host) -> None:
 
 
 def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
-    # 2 MB on stderr first, then 10 MB on stdout: reading one stream at a time would hang.
-    command = "yes e | head -c 2000000 >&2; yes 0123456789abcdefghi | head -c 10000000"
+    # 2 MB on stderr first, then 10 MB on stdout: reading one stream at a time would hang. (By awk:
+    # POSIX has neither yes nor head -c.)
+    command = (
+        "awk 'BEGIN { for (i = 0; i < 1000000; i++) print \"e\" }' >&2;"
+        " awk 'BEGIN { for (i = 0; i < 500000; i++) print \"0123456789abcdefghi\" }'"
+    )
     with must_finish_within(30, "12 MB of output"):
         ok, output = run(host, command)
     assert ok
@@ -135,20 +171,21 @@ def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
     assert stdout(host, "pwd -P", _chdir=directory).endswith("/with space, 'quotes' and $dollar")
 
 
-@pytest.mark.capability("bash")
-def test_shell_executable_reaches_the_command(host: Host) -> None:
-    assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
-
-
 def require(host: Host, capability: str, probe: str) -> None:
     """Fail with what to do when the target lacks a capability the configuration says it has."""
     ok, _ = run(host, f"{probe} </dev/null >/dev/null 2>&1")
     if not ok:
         pytest.fail(
-            f"the target cannot run {probe!r}: if it has no {capability} without a password, "
-            f"list {capability!r} in 'unsupported' in connector-contract.toml",
+            f"the target cannot run {probe!r}: where it does not offer {capability!r} "
+            f"({CAPABILITIES[capability]}), list it in 'unsupported' in {CONFIG_NAME}",
             pytrace=False,
         )
+
+
+@pytest.mark.capability("bash")
+def test_shell_executable_reaches_the_command(host: Host) -> None:
+    require(host, "bash", "bash -c true")
+    assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
 
 
 @pytest.fixture
@@ -184,7 +221,8 @@ def test_sudo_user_reaches_the_command(host: Host) -> None:
 
 @pytest.mark.capability("su")
 def test_su_user_reaches_the_command(host: Host, su: dict[str, Any]) -> None:
-    assert stdout(host, "id -un", _su_user="nobody", _su_shell="sh", **su) == "nobody"
+    # /bin/sh, not sh: pyinfra gives su `-s "$(command -v sh)"`, and BusyBox's sh can answer `sh`.
+    assert stdout(host, "id -un", _su_user="nobody", _su_shell="/bin/sh", **su) == "nobody"
 
 
 @pytest.mark.parametrize(
@@ -214,7 +252,7 @@ def beating(host: Host, remote_dir: str, name: str) -> tuple[str, str]:
     removed, so that a connector that leaves it running does not leave it running for ever."""
     beat = f"{remote_dir}/{name}"
     stdout(host, f": >{shlex.quote(beat)}")
-    return f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; sleep 0.05; done", beat
+    return f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; {nap(0.05)}; done", beat
 
 
 def assert_stopped(host: Host, beats: dict[str, str]) -> None:
@@ -268,7 +306,7 @@ def test_put_file_from_file_objects(host: Host, remote_dir: str) -> None:
 
 def test_put_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
-    dumped = stdout(host, f"od -An -v -tu1 <{remote_dir}/bytes").split()
+    dumped = stdout(host, f"od -A n -v -t u1 <{remote_dir}/bytes").split()
     assert [int(value) for value in dumped] == list(range(256))
 
 
@@ -552,10 +590,10 @@ def test_many_hosts_at_once_each_see_only_their_own(
 
     def exercise(host: Host) -> tuple[str, bytes]:
         marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
-        path = stdout(host, "mktemp").strip()
+        path = stdout(host, MAKE_TEMP_FILE).strip()
         try:
             host.put_file(io.BytesIO(marker.encode()), path)
-            echoed = stdout(host, f"sleep 0.5; echo {marker}")
+            echoed = stdout(host, f"{nap(0.5)}; echo {marker}")
             back = io.BytesIO()
             host.get_file(path, back)
         finally:

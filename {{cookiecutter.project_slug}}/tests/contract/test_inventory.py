@@ -123,7 +123,9 @@ def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contrac
 
 
 def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
-    result = pyinfra(contract.inventory_name(), "debug-inventory", cwd=contract.config_dir)
+    result = pyinfra(
+        contract.inventory_name(), "debug-inventory", cwd=contract.config_dir, timeout=contract.cli_time_limit
+    )
     assert result.returncode == 0, describe(result)
     for name, _, _ in connector_cls.make_names_data(contract.names_argument()):
         assert f"[{name}]" in result.stdout + result.stderr, describe(result)
@@ -133,7 +135,10 @@ def test_cli_rejects_a_bad_argument(contract: Contract) -> None:
     if not contract.bad_targets:
         pytest.skip("'bad_targets' in the configuration is empty")
     result = pyinfra(
-        contract.inventory_name(contract.bad_targets[0]), "debug-inventory", cwd=contract.config_dir
+        contract.inventory_name(contract.bad_targets[0]),
+        "debug-inventory",
+        cwd=contract.config_dir,
+        timeout=contract.cli_time_limit,
     )
     assert result.returncode != 0, describe(result)
     assert "Traceback" not in result.stderr, describe(result)
