@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+from pathlib import Path
+from typing import Any
 
-from support import COOKIECUTTER, ROOT
+import pytest
+
+from ssh_server import SSHServer
+from support import (
+    COOKIECUTTER,
+    ROOT,
+    Installed,
+    command_lines,
+    describe,
+    fenced_blocks,
+    installs,
+    run_documented,
+)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -52,3 +69,93 @@ def test_every_validated_field_is_in_the_rules_table() -> None:
     table = README.split("### Rules for answers", 1)[1].split("\n\n| Field |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`(\w+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
     assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) | set(PRE_GEN.FLAGS) <= documented
+
+
+# The baked README's Use section, run line by line.
+
+# Lines of a baked README's Use section that cannot run here, each with the reason. None today:
+# every line shown there runs, in order, against the installed connector.
+NOT_RUN: dict[str, str] = {}
+
+
+def use_section(project: Path) -> list[tuple[str, Any]]:
+    """Each command of the baked README's Use section, in order, with the JSON document shown
+    nearest before it (the hosts file its ``hosts.json`` stands for), or, before any, the first one
+    shown after it: the README shows a command, then the file it reads."""
+    blocks = fenced_blocks((project / "README.md").read_text(encoding="utf-8"), "Use")
+    documents = [json.loads(text) for language, text in blocks if language == "json"]
+    shown: Any = documents[0] if documents else None
+    steps = []
+    for language, text in blocks:
+        if language == "json":
+            shown = json.loads(text)
+        steps.extend((line, shown) for line in command_lines(language, text))
+    return steps
+
+
+def pointed_at(document: Any, server: SSHServer) -> Any:
+    """A hosts file of the inventory connector with every host reached at ``server`` instead."""
+    if isinstance(document, list):
+        return [
+            {"name": entry, **server.data()}
+            if isinstance(entry, str)
+            else {"name": entry.get("name", entry.get("ssh_hostname")), **entry, **server.data()}
+            for entry in document
+        ]
+    return {group: pointed_at(entries, server) for group, entries in document.items()}
+
+
+def needs_hosts(line: str) -> bool:
+    """Whether a line of the inventory kind's README connects to its hosts."""
+    words = shlex.split(line)
+    return words[0] == "pyinfra" and "debug-inventory" not in words
+
+
+@pytest.mark.parametrize(
+    "installed", [p for p in installs() if p.values[0][0] in ("executing", "inventory")], indirect=True
+)
+def test_every_line_of_the_baked_readme_use_section_runs(
+    installed: Installed, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every command line of the baked README's Use section runs, in the order shown, and succeeds.
+
+    The lines are read from the baked README itself (the ``sh``, ``shell`` and ``console`` blocks
+    of its Use section, subsections included), so what it shows is what is run: with the installed
+    venv's ``pyinfra`` first on PATH, in an empty folder that is also HOME, with stdin closed (a
+    line that would ask a question fails), one at a time, each given 120 s. The default variants
+    run them with the newest and with the oldest pyinfra.
+
+    Executing kind: the targets are this machine, so every line runs as it is.
+
+    Inventory kind: ``hosts.json`` is the JSON document the README shows with the commands (see
+    ``use_section``), with every host pointed at the tests' sshd (conftest.py): pyinfra reaches
+    the hosts of this kind over SSH, and the example hosts (``web1.example.com``, 192.0.2.x) exist
+    nowhere. Without sshd, outside CI, the lines that connect to no host (``debug-inventory``) still
+    run, against the README's file as it is, and the test then skips, naming the lines it left out.
+    """
+    steps = use_section(installed.baked.path)
+    lines = [line for line, _ in steps]
+    assert any(line.startswith("pyinfra ") for line in lines), lines
+    assert set(NOT_RUN) <= set(lines), f"NOT_RUN lists lines the README no longer shows: {NOT_RUN}"
+    server: SSHServer | None = None
+    without_sshd = ""
+    if installed.baked.kind == "inventory":
+        try:
+            server = request.getfixturevalue("sshd")
+        except pytest.skip.Exception as skipped:
+            without_sshd = str(skipped)
+    env = {"PATH": f"{installed.venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    left_out = []
+    for line, document in steps:
+        if line in NOT_RUN:
+            continue
+        if installed.baked.kind == "inventory":
+            if server is None and needs_hosts(line):
+                left_out.append(line)
+                continue
+            hosts = pointed_at(document, server) if server else document
+            (tmp_path / "hosts.json").write_text(json.dumps(hosts), encoding="utf-8")
+        result = run_documented(line, tmp_path, env)
+        assert result.returncode == 0, f"this README line failed: {line}\n{describe(result)}"
+    if left_out:
+        pytest.skip(f"{without_sshd}: the README lines that reach hosts did not run: {left_out}")
