@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,27 @@ def test_every_validated_field_is_in_the_rules_table() -> None:
     table = README.split("### Rules for answers", 1)[1].split("\n\n| Field |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`(\w+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
     assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) | set(PRE_GEN.FLAGS) <= documented
+
+
+def test_the_rules_example_is_what_cookiecutter_prints(tmp_path: Path) -> None:
+    """The refused answer in "Rules for answers", run as shown in a checkout, prints exactly the
+    lines shown under it (stderr, then cookiecutter's summary on stdout) and writes nothing."""
+    (example,) = [
+        text for language, text in fenced_blocks(README, "Rules for answers") if language == "console"
+    ]
+    (command,) = command_lines("console", example)
+    shown = [line for line in example.splitlines() if not line.startswith("$ ")]
+    config = tmp_path / "cookiecutter-config.yaml"  # its clones and replays stay here
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    before = {path.name for path in ROOT.iterdir()}
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(config),
+    }
+    result = run_documented(command, ROOT, env)
+    assert result.returncode == 1, describe(result)
+    assert result.stderr.splitlines() + result.stdout.splitlines() == shown, describe(result)
+    assert {path.name for path in ROOT.iterdir()} - before <= {"__pycache__"}, "something was written"
 
 
 # The baked README's Use section, run line by line.
