@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from support import (
     describe,
     fenced_blocks,
     installs,
+    run,
     run_documented,
 )
 
@@ -181,3 +183,62 @@ def test_every_line_of_the_baked_readme_use_section_runs(
         assert result.returncode == 0, f"this README line failed: {line}\n{describe(result)}"
     if left_out:
         pytest.skip(f"{without_sshd}: the README lines that reach hosts did not run: {left_out}")
+
+
+# The next steps the post-generation hook prints, run in a fresh bake.
+
+# The printed steps this test does not run itself, and what runs them. The `install` fixture makes
+# a venv for the same answers with the same commands (pip install . --group dev, not editable, so
+# that the other tests keep using the session's bake), and test_install.py runs the baked tests in
+# it; the fresh project's .venv links to that venv.
+DONE_BY_THE_INSTALL_FIXTURE = {
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip": "the install fixture",
+    ".venv/bin/python -m pip install -e . --group dev": "the install fixture (without -e)",
+    ".venv/bin/python -m pytest": "test_install.py::test_the_baked_tests_pass",
+}
+
+
+PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@pytest.mark.xdist_group("executing")
+def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> None:
+    """The steps printed after a bake with the defaults (pre_commit on) work in that order in the
+    new project, which is not a git repository yet: ``git init`` comes before ``pre-commit
+    install``, which needs no network (every proxy here leads nowhere) and installs git's hook.
+    The baked README says the same."""
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    cookiecutter = str(Path(sys.executable).parent / "cookiecutter")
+    result = run(
+        [cookiecutter, "--no-input", "-o", str(tmp_path), str(ROOT)],
+        cwd=tmp_path,
+        env={"COOKIECUTTER_CONFIG": str(config)},
+    )
+    assert result.returncode == 0, describe(result)
+    printed = result.stdout.split("\nNext steps:\n", 1)[1].splitlines()
+    steps = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("  "), printed)]
+    assert steps.index("git init") < steps.index(".venv/bin/pre-commit install"), steps
+
+    installed = install("executing", "latest")  # the same answers: the defaults
+    env = {
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(tmp_path),
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        **dict.fromkeys(PROXIES, "http://127.0.0.1:9"),  # the discard port: nothing listens
+    }
+    cwd = tmp_path
+    for step in steps:
+        if step.startswith("cd "):
+            cwd = cwd / step.removeprefix("cd ")
+            (cwd / ".venv").symlink_to(installed.venv)
+        elif step not in DONE_BY_THE_INSTALL_FIXTURE:
+            done = run_documented(step, cwd, env)
+            assert done.returncode == 0, f"this next step failed: {step}\n{describe(done)}"
+    assert set(DONE_BY_THE_INSTALL_FIXTURE) <= set(steps), steps
+    hook = cwd / ".git" / "hooks" / "pre-commit"
+    assert "pre-commit" in hook.read_text(encoding="utf-8"), "pre-commit install wrote no git hook"
+
+    develop = (cwd / "README.md").read_text(encoding="utf-8").split("\n## Develop\n", 1)[1]
+    assert develop.index("`git init`") < develop.index("pre-commit install`"), develop
