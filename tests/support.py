@@ -206,14 +206,15 @@ def fenced_blocks(markdown: str, heading: str) -> list[tuple[str, str]]:
 
 def command_lines(language: str, text: str) -> list[str]:
     """The commands of a ``sh``/``shell`` block (its lines but blank and comment lines) or of a
-    ``console`` block (its ``$ `` lines); a line ending in a backslash goes on on the next one."""
+    ``console`` block (its ``$ `` lines); a line ending in a backslash goes on on the next one,
+    joined with one space."""
     if language not in ("sh", "shell", "console"):
         return []
     commands: list[str] = []
     pending = ""
     for shown in text.splitlines():
         if pending:
-            line = pending + shown
+            line = pending + shown.lstrip()
         elif language == "console":
             if not shown.startswith("$ "):
                 continue
@@ -221,7 +222,7 @@ def command_lines(language: str, text: str) -> list[str]:
         else:
             line = shown
         if line.endswith("\\"):
-            pending = line[:-1]
+            pending = line[:-1].rstrip() + " "
             continue
         pending = ""
         if line.strip() and not line.lstrip().startswith("#"):
