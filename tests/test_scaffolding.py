@@ -253,6 +253,7 @@ def cruft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 CHANGE = "\nThis line arrived with a template update.\n"
+LOCAL_CHANGE = "\nThis line was written in the project.\n"
 
 
 def change_the_template(repo: Path) -> None:
@@ -295,6 +296,15 @@ def test_cruft_brings_a_template_change_into_a_baked_project(
 
     result = cruft("check", cwd=project)
     assert result.returncode == 0, describe(result)
+
+    # cruft diff: what the project changed from the template it was made from.
+    readme = project / "README.md"
+    baked = readme.read_text(encoding="utf-8")
+    readme.write_text(baked + LOCAL_CHANGE, encoding="utf-8")
+    result = cruft("diff", cwd=project)
+    assert result.returncode == 0, describe(result)
+    assert f"-{LOCAL_CHANGE.strip()}" in result.stdout.splitlines(), describe(result)
+    readme.write_text(baked, encoding="utf-8")
 
     change_the_template(repo)
     result = cruft("check", cwd=project)
