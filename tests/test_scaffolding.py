@@ -1,5 +1,6 @@
 """Unattended use: the same answers bake the same project however they are given, a git URL with a
-tag works, the README's CI recipe runs, and cruft keeps a baked project in step with the template.
+tag works, the README's unattended command line and CI recipe run, and cruft keeps a baked project
+in step with the template.
 
 The template under test is a git repository made from this checkout's files (tracked, and new ones
 not ignored), the way ``cookiecutter gh:OWNER/REPO`` or cruft would clone it.
@@ -11,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 import local_extensions
-from support import COOKIECUTTER, ROOT, describe, run
+from support import COOKIECUTTER, ROOT, command_lines, describe, fenced_blocks, run, run_documented
 
 pytestmark = pytest.mark.xdist_group("scaffolding")
 
@@ -168,6 +170,31 @@ def test_a_git_url_with_a_tag_bakes_that_tag(template_repo: Path, tmp_path: Path
     # cruft clones the URL without cookiecutter's "git+".
     assert (state["template"], state["commit"], state["checkout"]) == (repo.as_uri(), tagged, TAG)
     assert state["context"]["cookiecutter"]["_commit"] == tagged
+
+
+# The README's unattended command line, run as shown but for the template's address.
+
+
+def test_the_readme_unattended_line_bakes_what_it_says(template_repo: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line for language, text in fenced_blocks(readme, "Use it") for line in command_lines(language, text)
+    ]
+    (line,) = [line for line in commands if line.startswith("cookiecutter --no-input gh:")]
+    shown_template = shlex.split(line)[2]
+    command = line.replace(shown_template, shlex.quote(git_url(template_repo)), 1)
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(user_config(tmp_path)),
+    }
+    result = run_documented(command, tmp_path, env)
+    assert result.returncode == 0, describe(result)
+    # The README goes on in the folder it made, with the answers it gave.
+    then = commands[commands.index(line) + 1]
+    assert then.startswith("cd "), commands
+    answers = dict(word.split("=", 1) for word in shlex.split(line)[3:])
+    state = json.loads((tmp_path / then.removeprefix("cd ") / ".cruft.json").read_text())
+    assert {key: state["context"]["cookiecutter"][key] for key in answers} == answers
 
 
 # The README's GitHub Actions recipe, its shell steps run for real.
