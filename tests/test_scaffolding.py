@@ -172,6 +172,24 @@ def test_a_git_url_with_a_tag_bakes_that_tag(template_repo: Path, tmp_path: Path
     assert state["context"]["cookiecutter"]["_commit"] == tagged
 
 
+# The README's first command, in a checkout.
+
+
+def test_the_readme_set_up_line_bakes_in_a_checkout(template_repo: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line for language, text in fenced_blocks(readme, "Set up") for line in command_lines(language, text)
+    ]
+    (line,) = [line for line in commands if line.endswith("cookiecutter --no-input .")]
+    checkout = tmp_path / "checkout"
+    shutil.copytree(template_repo, checkout, symlinks=True)
+    result = run_documented(line, checkout, {"COOKIECUTTER_CONFIG": str(user_config(tmp_path))}, timeout=600)
+    assert result.returncode == 0, describe(result)
+    assert (checkout / "pyinfra-acme" / "pyproject.toml").is_file(), describe(result)
+    # The checkout's .gitignore keeps the venv and the bake out of the template's history.
+    assert git("status", "--porcelain", cwd=checkout) == ""
+
+
 # The README's unattended command line, run as shown but for the template's address.
 
 
