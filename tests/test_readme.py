@@ -50,6 +50,64 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
     assert commands[-1] == setup_commands()[1]
 
 
+# Every command line of this README (its sh, shell and console blocks; the CI recipe's YAML is run by
+# test_scaffolding.py), and the test that runs it. A line added to the README fails
+# test_every_readme_command_line_is_run_or_says_why until it is listed here or in NOT_RUN_HERE.
+RUN_BY = {
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip cookiecutter && "
+    ".venv/bin/cookiecutter --no-input .": "test_scaffolding.py::test_the_readme_set_up_line_bakes_in_a_checkout",
+    # CI runs it: .ci/run ends with this very line.
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip "
+    "install --group test && .venv/bin/python -m pytest": "test_readme.py::test_ci_runs_the_readme_test_command_unchanged",
+    "cookiecutter --no-input gh:OWNER/pyinfra-connector-template connector_name=acme_cloud "
+    'connector_kind=inventory author_name="Ada Lovelace" author_email=ada@example.com '
+    "github_owner=acme-corp license=Apache-2.0": "test_scaffolding.py::test_the_readme_unattended_line_bakes_what_it_says",
+    "cd pyinfra-acme-cloud": "test_scaffolding.py::test_the_readme_unattended_line_bakes_what_it_says",
+    "cookiecutter --no-input . connector_name=Acme-Cloud": "test_readme.py::test_the_rules_example_is_what_cookiecutter_prints",
+    # (cruft update with --skip-apply-ask and --allow-untracked-files, as nobody is there to answer)
+    "cruft check": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    "cruft diff": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    "cruft update": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    # (with the test venv's python)
+    ".venv/bin/python benchmarks/benchmark.py --quick": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
+}
+# The command lines no test runs as shown, and why.
+SAME_AS_THE_INSTALL_FIXTURE = (
+    "the install fixture runs the same commands for every variant (--group test or dev, not editable) "
+    "and test_install.py runs each baked project's tests; another venv would add a minute"
+)
+NOT_RUN_HERE = {
+    "cookiecutter gh:OWNER/pyinfra-connector-template": "it asks its questions on a terminal, and OWNER "
+    "stands for wherever the template is published; the unattended line after it bakes without questions",
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python -m pip install -e . --group test": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python -m pytest": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python benchmarks/benchmark.py": "it takes minutes and its targets hold only on a quiet "
+    "machine; --quick runs every measurement",
+}
+
+
+def readme_command_lines() -> list[str]:
+    """This README's command lines, without their trailing comments."""
+    blocks = fenced_blocks(README, README.splitlines()[0].removeprefix("# "))
+    lines = [line for language, text in blocks for line in command_lines(language, text)]
+    return [re.sub(r"\s+# .*$", "", line) for line in lines]
+
+
+def test_every_readme_command_line_is_run_or_says_why() -> None:
+    lines = readme_command_lines()
+    assert not set(RUN_BY) & set(NOT_RUN_HERE)
+    unaccounted = [line for line in lines if line not in RUN_BY and line not in NOT_RUN_HERE]
+    assert not unaccounted, f"run these in a test and list them in RUN_BY, or say why not: {unaccounted}"
+    gone = (set(RUN_BY) | set(NOT_RUN_HERE)) - set(lines)
+    assert not gone, f"the README no longer shows these lines: {gone}"
+    for test in set(RUN_BY.values()):
+        module, name = test.split("::")
+        assert f"def {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), (
+            f"no test {test}"
+        )
+
+
 def test_every_option_is_documented_with_its_default() -> None:
     table = README.split("## Options", 1)[1].split("###", 1)[0]
     documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
