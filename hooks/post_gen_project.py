@@ -67,7 +67,8 @@ def next_steps(answers: dict[str, object]) -> str:
         if answers["connector_kind"] == "executing"
         else f"load_source() in {where}: the one function that reads the hosts"
     )
-    pre_commit = "  .venv/bin/pre-commit install\n" if answers["pre_commit"] else ""
+    # pre-commit installs its hook into a git repository, which a new project is not yet.
+    pre_commit = "  git init\n  .venv/bin/pre-commit install\n" if answers["pre_commit"] else ""
     return f"""
 Created {answers["project_slug"]}: the @{answers["connector_name"]} pyinfra connector ({answers["connector_kind"]}).
 

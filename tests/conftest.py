@@ -6,11 +6,13 @@ combination is baked and installed by one worker only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ssh_server import SSHServer, serve
 from support import PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, Installed, describe, find_python, run
 
 
@@ -76,6 +78,17 @@ def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
     """The installation a test is parametrized with: ``(variant, "latest" or "floor")``."""
     variant, pyinfra = request.param
     return install(variant, pyinfra)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """A real sshd on 127.0.0.1 (ssh_server.py), one per worker, for the inventory connector's hosts.
+
+    Without sshd or ssh-keygen the tests that ask for it skip, saying which is missing; with
+    ``CI=true`` they fail instead.
+    """
+    with serve(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 LOST_GROUPS = pytest.StashKey[str]()

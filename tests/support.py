@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER: dict[str, Any] = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -118,20 +120,26 @@ def find_python(version: str) -> str:
     pytest.skip(message)
 
 
-def run(
-    args: list[str], cwd: Path | None = None, timeout: float = 900, **kwargs: Any
-) -> subprocess.CompletedProcess[str]:
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment without its Python, virtual environment and pytest settings,
+    quiet pip and pyinfra, and ``extra``."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST"))
     }
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYINFRA_PROGRESS="off")
-    env.update(kwargs.pop("env", {}))
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str], cwd: Path | None = None, timeout: float = 900, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args,
         cwd=cwd,
-        env=env,
+        env=environment(**kwargs.pop("env", {})),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -143,6 +151,83 @@ def run(
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:
     return f"{' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def run_documented(
+    line: str, cwd: Path, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run one command line shown in a README with ``sh -c``, stdin closed, as a person would.
+
+    It runs in a process group of its own: if it has not finished within ``timeout`` seconds,
+    everything it started is stopped and the test fails, naming the line.
+    """
+    process = subprocess.Popen(
+        ["sh", "-c", line],
+        cwd=cwd,
+        env=environment(**env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(
+            f"this README line did not finish within {timeout:g} s, so it was stopped: {line}\n"
+            f"--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            pytrace=False,
+        )
+    return subprocess.CompletedProcess(line, process.returncode, stdout, stderr)
+
+
+def fenced_blocks(markdown: str, heading: str) -> list[tuple[str, str]]:
+    """The fenced code blocks under the heading ``heading``, its subsections included, in order:
+    (language, text)."""
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    blocks: list[tuple[str, str]] = []
+    found = False
+    level = 0  # of the heading while inside its section
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            depth = int(token.tag[1:])
+            if level and depth <= level:
+                level = 0
+            if tokens[index + 1].content == heading:
+                found, level = True, depth
+        elif level and token.type == "fence":
+            blocks.append((token.info.strip(), token.content))
+    assert found, f"no heading {heading!r}"
+    return blocks
+
+
+def command_lines(language: str, text: str) -> list[str]:
+    """The commands of a ``sh``/``shell`` block (its lines but blank and comment lines) or of a
+    ``console`` block (its ``$ `` lines); a line ending in a backslash goes on on the next one,
+    joined with one space."""
+    if language not in ("sh", "shell", "console"):
+        return []
+    commands: list[str] = []
+    pending = ""
+    for shown in text.splitlines():
+        if pending:
+            line = pending + shown.lstrip()
+        elif language == "console":
+            if not shown.startswith("$ "):
+                continue
+            line = shown[2:]
+        else:
+            line = shown
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip() + " "
+            continue
+        pending = ""
+        if line.strip() and not line.lstrip().startswith("#"):
+            commands.append(line.strip())
+    return commands
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
 
-from support import COOKIECUTTER, ROOT
+import pytest
+
+from ssh_server import SSHServer
+from support import (
+    COOKIECUTTER,
+    ROOT,
+    Installed,
+    command_lines,
+    describe,
+    fenced_blocks,
+    installs,
+    run,
+    run_documented,
+)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -30,6 +50,64 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
     assert commands[-1] == setup_commands()[1]
 
 
+# Every command line of this README (its sh, shell and console blocks; the CI recipe's YAML is run by
+# test_scaffolding.py), and the test that runs it. A line added to the README fails
+# test_every_readme_command_line_is_run_or_says_why until it is listed here or in NOT_RUN_HERE.
+RUN_BY = {
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip cookiecutter && "
+    ".venv/bin/cookiecutter --no-input .": "test_scaffolding.py::test_the_readme_set_up_line_bakes_in_a_checkout",
+    # CI runs it: .ci/run ends with this very line.
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip "
+    "install --group test && .venv/bin/python -m pytest": "test_readme.py::test_ci_runs_the_readme_test_command_unchanged",
+    "cookiecutter --no-input gh:OWNER/pyinfra-connector-template connector_name=acme_cloud "
+    'connector_kind=inventory author_name="Ada Lovelace" author_email=ada@example.com '
+    "github_owner=acme-corp license=Apache-2.0": "test_scaffolding.py::test_the_readme_unattended_line_bakes_what_it_says",
+    "cd pyinfra-acme-cloud": "test_scaffolding.py::test_the_readme_unattended_line_bakes_what_it_says",
+    "cookiecutter --no-input . connector_name=Acme-Cloud": "test_readme.py::test_the_rules_example_is_what_cookiecutter_prints",
+    # (cruft update with --skip-apply-ask and --allow-untracked-files, as nobody is there to answer)
+    "cruft check": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    "cruft diff": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    "cruft update": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    # (with the test venv's python)
+    ".venv/bin/python benchmarks/benchmark.py --quick": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
+}
+# The command lines no test runs as shown, and why.
+SAME_AS_THE_INSTALL_FIXTURE = (
+    "the install fixture runs the same commands for every variant (--group test or dev, not editable) "
+    "and test_install.py runs each baked project's tests; another venv would add a minute"
+)
+NOT_RUN_HERE = {
+    "cookiecutter gh:OWNER/pyinfra-connector-template": "it asks its questions on a terminal, and OWNER "
+    "stands for wherever the template is published; the unattended line after it bakes without questions",
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python -m pip install -e . --group test": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python -m pytest": SAME_AS_THE_INSTALL_FIXTURE,
+    ".venv/bin/python benchmarks/benchmark.py": "it takes minutes and its targets hold only on a quiet "
+    "machine; --quick runs every measurement",
+}
+
+
+def readme_command_lines() -> list[str]:
+    """This README's command lines, without their trailing comments."""
+    blocks = fenced_blocks(README, README.splitlines()[0].removeprefix("# "))
+    lines = [line for language, text in blocks for line in command_lines(language, text)]
+    return [re.sub(r"\s+# .*$", "", line) for line in lines]
+
+
+def test_every_readme_command_line_is_run_or_says_why() -> None:
+    lines = readme_command_lines()
+    assert not set(RUN_BY) & set(NOT_RUN_HERE)
+    unaccounted = [line for line in lines if line not in RUN_BY and line not in NOT_RUN_HERE]
+    assert not unaccounted, f"run these in a test and list them in RUN_BY, or say why not: {unaccounted}"
+    gone = (set(RUN_BY) | set(NOT_RUN_HERE)) - set(lines)
+    assert not gone, f"the README no longer shows these lines: {gone}"
+    for test in set(RUN_BY.values()):
+        module, name = test.split("::")
+        assert f"def {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), (
+            f"no test {test}"
+        )
+
+
 def test_every_option_is_documented_with_its_default() -> None:
     table = README.split("## Options", 1)[1].split("###", 1)[0]
     documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
@@ -52,3 +130,173 @@ def test_every_validated_field_is_in_the_rules_table() -> None:
     table = README.split("### Rules for answers", 1)[1].split("\n\n| Field |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`(\w+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
     assert {field for field, *_ in PRE_GEN.RULES} | set(PRE_GEN.CHOICES) | set(PRE_GEN.FLAGS) <= documented
+
+
+def test_the_rules_example_is_what_cookiecutter_prints(tmp_path: Path) -> None:
+    """The refused answer in "Rules for answers", run as shown in a checkout, prints exactly the
+    lines shown under it (stderr, then cookiecutter's summary on stdout) and writes nothing."""
+    (example,) = [
+        text for language, text in fenced_blocks(README, "Rules for answers") if language == "console"
+    ]
+    (command,) = command_lines("console", example)
+    shown = [line for line in example.splitlines() if not line.startswith("$ ")]
+    config = tmp_path / "cookiecutter-config.yaml"  # its clones and replays stay here
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    before = {path.name for path in ROOT.iterdir()}
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(config),
+    }
+    result = run_documented(command, ROOT, env)
+    assert result.returncode == 1, describe(result)
+    assert result.stderr.splitlines() + result.stdout.splitlines() == shown, describe(result)
+    assert {path.name for path in ROOT.iterdir()} - before <= {"__pycache__"}, "something was written"
+
+
+# The baked README's Use section, run line by line.
+
+# Lines of a baked README's Use section that cannot run here, each with the reason. None today:
+# every line shown there runs, in order, against the installed connector.
+NOT_RUN: dict[str, str] = {}
+
+
+def use_section(project: Path) -> list[tuple[str, Any]]:
+    """Each command of the baked README's Use section, in order, with the JSON document shown
+    nearest before it (the hosts file its ``hosts.json`` stands for), or, before any, the first one
+    shown after it: the README shows a command, then the file it reads."""
+    blocks = fenced_blocks((project / "README.md").read_text(encoding="utf-8"), "Use")
+    documents = [json.loads(text) for language, text in blocks if language == "json"]
+    shown: Any = documents[0] if documents else None
+    steps = []
+    for language, text in blocks:
+        if language == "json":
+            shown = json.loads(text)
+        steps.extend((line, shown) for line in command_lines(language, text))
+    return steps
+
+
+def pointed_at(document: Any, server: SSHServer) -> Any:
+    """A hosts file of the inventory connector with every host reached at ``server`` instead."""
+    if isinstance(document, list):
+        return [
+            {"name": entry, **server.data()}
+            if isinstance(entry, str)
+            else {"name": entry.get("name", entry.get("ssh_hostname")), **entry, **server.data()}
+            for entry in document
+        ]
+    return {group: pointed_at(entries, server) for group, entries in document.items()}
+
+
+def needs_hosts(line: str) -> bool:
+    """Whether a line of the inventory kind's README connects to its hosts."""
+    words = shlex.split(line)
+    return words[0] == "pyinfra" and "debug-inventory" not in words
+
+
+@pytest.mark.parametrize(
+    "installed", [p for p in installs() if p.values[0][0] in ("executing", "inventory")], indirect=True
+)
+def test_every_line_of_the_baked_readme_use_section_runs(
+    installed: Installed, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every command line of the baked README's Use section runs, in the order shown, and succeeds.
+
+    The lines are read from the baked README itself (the ``sh``, ``shell`` and ``console`` blocks
+    of its Use section, subsections included), so what it shows is what is run: with the installed
+    venv's ``pyinfra`` first on PATH, in an empty folder that is also HOME, with stdin closed (a
+    line that would ask a question fails), one at a time, each given 120 s. The default variants
+    run them with the newest and with the oldest pyinfra.
+
+    Executing kind: the targets are this machine, so every line runs as it is.
+
+    Inventory kind: ``hosts.json`` is the JSON document the README shows with the commands (see
+    ``use_section``), with every host pointed at the tests' sshd (conftest.py): pyinfra reaches
+    the hosts of this kind over SSH, and the example hosts (``web1.example.com``, 192.0.2.x) exist
+    nowhere. Without sshd, outside CI, the lines that connect to no host (``debug-inventory``) still
+    run, against the README's file as it is, and the test then skips, naming the lines it left out.
+    """
+    steps = use_section(installed.baked.path)
+    lines = [line for line, _ in steps]
+    assert any(line.startswith("pyinfra ") for line in lines), lines
+    assert set(NOT_RUN) <= set(lines), f"NOT_RUN lists lines the README no longer shows: {NOT_RUN}"
+    server: SSHServer | None = None
+    without_sshd = ""
+    if installed.baked.kind == "inventory":
+        try:
+            server = request.getfixturevalue("sshd")
+        except pytest.skip.Exception as skipped:
+            without_sshd = str(skipped)
+    env = {"PATH": f"{installed.venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    left_out = []
+    for line, document in steps:
+        if line in NOT_RUN:
+            continue
+        if installed.baked.kind == "inventory":
+            if server is None and needs_hosts(line):
+                left_out.append(line)
+                continue
+            hosts = pointed_at(document, server) if server else document
+            (tmp_path / "hosts.json").write_text(json.dumps(hosts), encoding="utf-8")
+        result = run_documented(line, tmp_path, env)
+        assert result.returncode == 0, f"this README line failed: {line}\n{describe(result)}"
+    if left_out:
+        pytest.skip(f"{without_sshd}: the README lines that reach hosts did not run: {left_out}")
+
+
+# The next steps the post-generation hook prints, run in a fresh bake.
+
+# The printed steps this test does not run itself, and what runs them. The `install` fixture makes
+# a venv for the same answers with the same commands (pip install . --group dev, not editable, so
+# that the other tests keep using the session's bake), and test_install.py runs the baked tests in
+# it; the fresh project's .venv links to that venv.
+DONE_BY_THE_INSTALL_FIXTURE = {
+    "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip": "the install fixture",
+    ".venv/bin/python -m pip install -e . --group dev": "the install fixture (without -e)",
+    ".venv/bin/python -m pytest": "test_install.py::test_the_baked_tests_pass",
+}
+
+
+PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@pytest.mark.xdist_group("executing")
+def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> None:
+    """The steps printed after a bake with the defaults (pre_commit on) work in that order in the
+    new project, which is not a git repository yet: ``git init`` comes before ``pre-commit
+    install``, which needs no network (every proxy here leads nowhere) and installs git's hook.
+    The baked README says the same."""
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    cookiecutter = str(Path(sys.executable).parent / "cookiecutter")
+    result = run(
+        [cookiecutter, "--no-input", "-o", str(tmp_path), str(ROOT)],
+        cwd=tmp_path,
+        env={"COOKIECUTTER_CONFIG": str(config)},
+    )
+    assert result.returncode == 0, describe(result)
+    printed = result.stdout.split("\nNext steps:\n", 1)[1].splitlines()
+    steps = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("  "), printed)]
+    assert steps.index("git init") < steps.index(".venv/bin/pre-commit install"), steps
+
+    installed = install("executing", "latest")  # the same answers: the defaults
+    env = {
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(tmp_path),
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        **dict.fromkeys(PROXIES, "http://127.0.0.1:9"),  # the discard port: nothing listens
+    }
+    cwd = tmp_path
+    for step in steps:
+        if step.startswith("cd "):
+            cwd = cwd / step.removeprefix("cd ")
+            (cwd / ".venv").symlink_to(installed.venv)
+        elif step not in DONE_BY_THE_INSTALL_FIXTURE:
+            done = run_documented(step, cwd, env)
+            assert done.returncode == 0, f"this next step failed: {step}\n{describe(done)}"
+    assert set(DONE_BY_THE_INSTALL_FIXTURE) <= set(steps), steps
+    hook = cwd / ".git" / "hooks" / "pre-commit"
+    assert "pre-commit" in hook.read_text(encoding="utf-8"), "pre-commit install wrote no git hook"
+
+    develop = (cwd / "README.md").read_text(encoding="utf-8").split("\n## Develop\n", 1)[1]
+    assert develop.index("`git init`") < develop.index("pre-commit install`"), develop

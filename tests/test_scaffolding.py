@@ -1,5 +1,6 @@
 """Unattended use: the same answers bake the same project however they are given, a git URL with a
-tag works, the README's CI recipe runs, and cruft keeps a baked project in step with the template.
+tag works, the README's unattended command line and CI recipe run, and cruft keeps a baked project
+in step with the template.
 
 The template under test is a git repository made from this checkout's files (tracked, and new ones
 not ignored), the way ``cookiecutter gh:OWNER/REPO`` or cruft would clone it.
@@ -11,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 import local_extensions
-from support import COOKIECUTTER, ROOT, describe, run
+from support import COOKIECUTTER, ROOT, command_lines, describe, fenced_blocks, run, run_documented
 
 pytestmark = pytest.mark.xdist_group("scaffolding")
 
@@ -170,6 +172,49 @@ def test_a_git_url_with_a_tag_bakes_that_tag(template_repo: Path, tmp_path: Path
     assert state["context"]["cookiecutter"]["_commit"] == tagged
 
 
+# The README's first command, in a checkout.
+
+
+def test_the_readme_set_up_line_bakes_in_a_checkout(template_repo: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line for language, text in fenced_blocks(readme, "Set up") for line in command_lines(language, text)
+    ]
+    (line,) = [line for line in commands if line.endswith("cookiecutter --no-input .")]
+    checkout = tmp_path / "checkout"
+    shutil.copytree(template_repo, checkout, symlinks=True)
+    result = run_documented(line, checkout, {"COOKIECUTTER_CONFIG": str(user_config(tmp_path))}, timeout=600)
+    assert result.returncode == 0, describe(result)
+    assert (checkout / "pyinfra-acme" / "pyproject.toml").is_file(), describe(result)
+    # The checkout's .gitignore keeps the venv and the bake out of the template's history.
+    assert git("status", "--porcelain", cwd=checkout) == ""
+
+
+# The README's unattended command line, run as shown but for the template's address.
+
+
+def test_the_readme_unattended_line_bakes_what_it_says(template_repo: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line for language, text in fenced_blocks(readme, "Use it") for line in command_lines(language, text)
+    ]
+    (line,) = [line for line in commands if line.startswith("cookiecutter --no-input gh:")]
+    shown_template = shlex.split(line)[2]
+    command = line.replace(shown_template, shlex.quote(git_url(template_repo)), 1)
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(user_config(tmp_path)),
+    }
+    result = run_documented(command, tmp_path, env)
+    assert result.returncode == 0, describe(result)
+    # The README goes on in the folder it made, with the answers it gave.
+    then = commands[commands.index(line) + 1]
+    assert then.startswith("cd "), commands
+    answers = dict(word.split("=", 1) for word in shlex.split(line)[3:])
+    state = json.loads((tmp_path / then.removeprefix("cd ") / ".cruft.json").read_text())
+    assert {key: state["context"]["cookiecutter"][key] for key in answers} == answers
+
+
 # The README's GitHub Actions recipe, its shell steps run for real.
 
 
@@ -253,6 +298,7 @@ def cruft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 CHANGE = "\nThis line arrived with a template update.\n"
+LOCAL_CHANGE = "\nThis line was written in the project.\n"
 
 
 def change_the_template(repo: Path) -> None:
@@ -295,6 +341,15 @@ def test_cruft_brings_a_template_change_into_a_baked_project(
 
     result = cruft("check", cwd=project)
     assert result.returncode == 0, describe(result)
+
+    # cruft diff: what the project changed from the template it was made from.
+    readme = project / "README.md"
+    baked = readme.read_text(encoding="utf-8")
+    readme.write_text(baked + LOCAL_CHANGE, encoding="utf-8")
+    result = cruft("diff", cwd=project)
+    assert result.returncode == 0, describe(result)
+    assert f"-{LOCAL_CHANGE.strip()}" in result.stdout.splitlines(), describe(result)
+    readme.write_text(baked, encoding="utf-8")
 
     change_the_template(repo)
     result = cruft("check", cwd=project)
