@@ -263,6 +263,21 @@ def finish(process: subprocess.Popen[Any], timeout: float | None) -> Any:
             process.returncode = os.waitstatus_to_exitcode(os.wait4(process.pid, 0)[1])
 
 
+def timed_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> float:
+    """Seconds that ``args`` takes; :class:`Hung` if it takes more than ``timeout``."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [str(arg) for arg in args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+        finish(process, timeout)
+        seconds = time.perf_counter() - started
+        if process.returncode:
+            out.seek(0)
+            raise SystemExit(f"failed: {' '.join(map(str, args))}\n{out.read()}")
+        return seconds
+
+
 def probe(
     python: Path, *args: str, patched: bool = False, timeout: float | None = None
 ) -> tuple[dict[str, Any], int]:
@@ -452,6 +467,43 @@ class Bench:
                 )
             )
 
+    def measure_cli_upload(self, python: Path) -> None:
+        """files.put of the largest file through pyinfra's real command line, against @local's."""
+        size = max(self.sources)
+        source, target = self.sources[size], self.work / "files" / "copy"
+        pyinfra = python.with_name("pyinfra")
+        ours, local = Runs([], []), Runs([], [])
+        for _ in range(self.reps):
+            for name, runs in (("@acme/demo", ours), ("@local", local)):
+                if runs.failure:
+                    continue
+                target.unlink(missing_ok=True)
+                os.sync()
+                try:
+                    runs.times.append(
+                        timed_within(
+                            [pyinfra, "-y", name, "files.put", f"src={source}", f"dest={target}"],
+                            TRANSFER_TIMEOUT,
+                            cwd=self.work,
+                        )
+                    )
+                except Hung as error:
+                    runs.failure = str(error)
+                    continue
+                if target.stat().st_size != size:
+                    raise SystemExit(f"pyinfra {name} files.put did not copy {source}")
+        target.unlink(missing_ok=True)
+        self.rows.append(
+            Row(
+                f"pyinfra -y @acme/demo files.put, {label(size)}: vs @local",
+                ours.times,
+                local.times,
+                "s",
+                1.0,
+                failure=ours.failure or (local.failure and f"@local {local.failure}"),
+            )
+        )
+
     def measure_inventory(self, python: Path) -> None:
         counts = [100, 1000, 5000] if self.quick else [1000, 10000, 50000]
         sources = {}
@@ -602,6 +654,8 @@ def main() -> int:
         bench.measure_concurrency(python)
         bench.log("file transfers, through the API and monkey-patched as the command line runs them")
         bench.measure_files(python)
+        bench.log("a file upload through the command line")
+        bench.measure_cli_upload(python)
         bench.log("the contract tests")
         bench.measure_contract(project, python)
         bench.log("baking and installing the inventory connector")

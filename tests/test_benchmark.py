@@ -26,6 +26,7 @@ ROWS = [
     "get_file 1 byte, gevent monkey-patched, 3 in a row: vs @local",
     "get_file 4 MB, gevent monkey-patched, 3 in a row: vs cp",
     "get_file 4 MB, gevent monkey-patched: peak memory minus a 1-byte get",
+    "pyinfra -y @acme/demo files.put, 4 MB: vs @local",
     "contract tests, outside the CLI tests",
     "1000 hosts from JSON into an Inventory: vs pyinfra given them directly",
     "make_names_data per host, 1000 hosts: vs 100 (linear)",
