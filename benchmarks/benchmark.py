@@ -8,7 +8,14 @@ It bakes both kinds of connector, installs each into a fresh virtual environment
 every figure next to its baseline in the same run: several repetitions, alternating the two, the
 median shown with the min-max range. It prints one table, with the ratio and the target on each
 row, and exits with status 1 when a target is missed (never with --quick). Memory is the maximum
-resident set size of a fresh child process that does one transfer, from wait4(2).
+resident set size of a fresh child process that does the transfers, from wait4(2).
+
+File transfers are measured twice: through the Python API, one transfer in a plain process, and as
+pyinfra's command line runs them: in a process that applies gevent's monkey-patching before it
+imports anything else, several transfers of a file path in a row, each in a greenlet of pyinfra's
+pool. A transfer that does not finish within TRANSFER_TIMEOUT is killed with everything it
+started, its rows show FAILED, and the run exits with status 1, with --quick too: a hang is a
+bug, not a slow figure.
 
 The same file is the probe that runs inside the baked environments: ``--probe NAME ...``.
 """
@@ -16,10 +23,12 @@ The same file is the probe that runs inside the baked environments: ``--probe NA
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +41,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+TRANSFER_TIMEOUT = 60.0
+"""Seconds a process that moves files may take, a few transfers of the largest file included."""
+ROUNDS = 3
+"""Transfers in a row in one monkey-patched process: uploads hung through the command line from the
+second one on, when closing a pipe under gevent's monkey-patching waited for a loop that slept."""
 
 
 # Probes: run by a baked environment's Python, print one JSON result.
@@ -78,6 +92,34 @@ def probe_transfer(name: str, direction: str, source: str, destination: str) -> 
     return {"seconds": time.perf_counter() - started}
 
 
+def probe_transfer_patched(
+    name: str, direction: str, source: str, destination: str, rounds: str
+) -> dict[str, list[float]]:
+    """Seconds of each of ``rounds`` put_file or get_file of a file path, in one process that gevent
+    monkey-patched before anything else (see PATCH_FIRST), each in a greenlet of pyinfra's pool, as
+    pyinfra's command line runs every host's operations. Nothing else runs meanwhile: no timer
+    wakes gevent's loop, so a transfer that waits for a wake-up that never comes hangs here too."""
+    import gevent
+    from gevent import monkey
+
+    if not monkey.is_module_patched("os"):
+        raise RuntimeError("the monkey-patched probe runs only through PATCH_FIRST")
+    host = _host(name)
+    transfer = host.put_file if direction == "put" else host.get_file
+    times = []
+    for _ in range(int(rounds)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(destination)
+        os.sync()  # as between the other transfers: no dirty pages of the previous one to write back
+        started = time.perf_counter()
+        greenlet = host.state.pool.spawn(transfer, source, destination)
+        gevent.joinall([greenlet])
+        times.append(time.perf_counter() - started)
+        if greenlet.get() is not True or os.path.getsize(destination) != os.path.getsize(source):
+            raise RuntimeError(f"{direction}_file of {source} to {destination} did not copy the file")
+    return {"seconds": times}
+
+
 def probe_inventory(name: str, source: str, direct: str) -> dict[str, float]:
     """Seconds to build an Inventory from @NAME/source, and from the same hosts given directly."""
     from pyinfra.api.inventory import Inventory
@@ -113,12 +155,24 @@ def probe_names(name: str, source: str) -> dict[str, float]:
     return {"seconds": statistics.median(times)}
 
 
-PROBES: dict[str, Callable[..., dict[str, float]]] = {
+PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "latency": lambda name, calls, patched: probe_latency(name, int(calls), patched == "patched"),
     "transfer": probe_transfer,
+    "transfer-patched": probe_transfer_patched,
     "inventory": probe_inventory,
     "names": probe_names,
 }
+
+
+# Runs a probe the way pyinfra's command line runs (pyinfra_cli/__init__.py): gevent's
+# monkey-patching first, before anything else is imported, then this file as the main module.
+PATCH_FIRST = """
+from gevent import monkey
+monkey.patch_all()
+import runpy, sys
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 # The run: bake, install, measure, report.
@@ -132,6 +186,7 @@ class Row:
     unit: str
     target: float
     kind: str = "ratio"  # "ratio": ours/baseline; "delta": ours - baseline; "absolute": ours
+    failure: str = ""  # why there is no figure: a run hung, and was killed
 
     @property
     def value(self) -> float:
@@ -144,7 +199,16 @@ class Row:
 
     @property
     def met(self) -> bool:
-        return self.value <= self.target
+        return not self.failure and self.value <= self.target
+
+
+@dataclass
+class Runs:
+    """The figures of one measured thing, until a run of it hangs: then only why."""
+
+    times: list[float]
+    peaks: list[float]
+    failure: str = ""
 
 
 def label(size: int) -> str:
@@ -172,12 +236,60 @@ def timed(args: Sequence[str | Path], **kwargs: Any) -> float:
     return time.perf_counter() - started
 
 
-def probe(python: Path, *args: str) -> tuple[dict[str, float], int]:
-    """Run a probe in a fresh process: its result, and that process's peak resident memory."""
+class Hung(Exception):
+    """A process did not finish in time; it was killed, with everything it started."""
+
+
+def finish(process: subprocess.Popen[Any], timeout: float | None) -> Any:
+    """Reap ``process`` (started in a session of its own) and return its resource usage.
+
+    After ``timeout`` seconds, or on any error here (Ctrl-C), kill its whole session, so that
+    nothing it started is left running, and raise :class:`Hung` for the timeout.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)
+                return usage
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Hung(f"hung: killed after {timeout:g} s")
+            time.sleep(0.05)
+    finally:
+        if process.returncode is None:  # timed out, or interrupted
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.returncode = os.waitstatus_to_exitcode(os.wait4(process.pid, 0)[1])
+
+
+def timed_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> float:
+    """Seconds that ``args`` takes; :class:`Hung` if it takes more than ``timeout``."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [str(arg) for arg in args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+        finish(process, timeout)
+        seconds = time.perf_counter() - started
+        if process.returncode:
+            out.seek(0)
+            raise SystemExit(f"failed: {' '.join(map(str, args))}\n{out.read()}")
+        return seconds
+
+
+def probe(
+    python: Path, *args: str, patched: bool = False, timeout: float | None = None
+) -> tuple[dict[str, Any], int]:
+    """Run a probe in a fresh process: its result, and that process's peak resident memory.
+
+    ``patched``: the process applies gevent's monkey-patching before anything else. ``timeout``:
+    seconds after which the process and everything it started are killed, and :class:`Hung` raised.
+    """
+    command = [str(python), *(["-c", PATCH_FIRST] if patched else []), __file__, "--probe", *args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([str(python), __file__, "--probe", *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)  # reaped here, for its resource usage
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process = subprocess.Popen(command, stdout=out, stderr=err, start_new_session=True)
+        usage = finish(process, timeout)  # reaped there, for its resource usage
         out.seek(0)
         err.seek(0)
         if process.returncode:
@@ -191,6 +303,7 @@ class Bench:
         self.quick = quick
         self.reps = 2 if quick else 5
         self.rows: list[Row] = []
+        self.sources: dict[int, Path] = {}  # the files that transfers move, by size
 
     def log(self, message: str) -> None:
         print(f"... {message}", file=sys.stderr, flush=True)
@@ -258,35 +371,138 @@ class Bench:
                     block = os.urandom(min(left, MiB))
                     out.write(block)
                     left -= len(block)
-        peaks: dict[tuple[str, int], list[float]] = {}
+        self.sources = {size: files / f"source-{size}" for size in sizes}
+        patched = f"gevent monkey-patched, {ROUNDS} in a row"
+        smallest, largest = sizes[0], sizes[-1]
         for direction in ("put", "get"):
+            copies: dict[int, list[float]] = {size: [] for size in sizes}
+            plain = {size: Runs([], []) for size in sizes}
+            monkey = {size: Runs([], []) for size in sizes}
+            local = Runs([], [])  # pyinfra's @local, the same way: only the small file
             for size in sizes:
-                ours, copy = [], []
-                for _ in range(self.reps if size > 1 else 2):
-                    source, target = files / f"source-{size}", files / "copy"
+                source, target = self.sources[size], files / "copy"
+                for _ in range(self.reps):
                     os.sync()  # each copy starts with no other copy's dirty pages to write back
-                    copy.append(timed(["cp", source, target]))
+                    copies[size].append(timed(["cp", source, target]))
                     target.unlink()
-                    os.sync()
-                    result, peak = probe(
-                        python, "transfer", "@acme/demo", direction, str(source), str(target)
-                    )
-                    ours.append(result["seconds"])
-                    peaks.setdefault((direction, size), []).append(peak)
-                    target.unlink()
-                if size == sizes[-1]:
-                    self.rows.append(Row(f"{direction}_file {label(size)}: vs cp", ours, copy, "s", 3.0))
-            for size in sizes[1:]:
-                self.rows.append(
-                    Row(
-                        f"{direction}_file {label(size)}: peak memory minus a 1-byte {direction}",
-                        peaks[(direction, size)],
-                        peaks[(direction, 1)],
-                        "MiB",
-                        16 * MiB,
-                        "delta",
-                    )
+                    for runs, name, patch in (
+                        (plain[size], "@acme/demo", False),
+                        (monkey[size], "@acme/demo", True),
+                        *([(local, "@local", True)] if size == smallest else []),
+                    ):
+                        os.sync()
+                        self.transfer(runs, python, name, patch, direction, source, target)
+                        target.unlink(missing_ok=True)
+            self.rows.append(
+                Row(
+                    f"{direction}_file {label(largest)}: vs cp",
+                    plain[largest].times,
+                    copies[largest],
+                    "s",
+                    3.0,
+                    failure=plain[largest].failure,
                 )
+            )
+            self.memory_rows(direction, "", plain, sizes)
+            # As pyinfra's command line moves files: the small file is the one that hung (it fits
+            # in the pipe, so nothing else woke gevent's loop), the large one is the speed.
+            self.rows.append(
+                Row(
+                    f"{direction}_file 1 byte, {patched}: vs @local",
+                    monkey[smallest].times,
+                    local.times,
+                    "ms",
+                    1.5,
+                    failure=monkey[smallest].failure or (local.failure and f"@local {local.failure}"),
+                )
+            )
+            self.rows.append(
+                Row(
+                    f"{direction}_file {label(largest)}, {patched}: vs cp",
+                    monkey[largest].times,
+                    copies[largest],
+                    "s",
+                    3.0,
+                    failure=monkey[largest].failure,
+                )
+            )
+            self.memory_rows(direction, ", gevent monkey-patched", monkey, sizes)
+
+    def transfer(
+        self, runs: Runs, python: Path, name: str, patched: bool, direction: str, source: Path, target: Path
+    ) -> None:
+        """Add one probe's transfer times and peak memory to ``runs``, unless one of them hung."""
+        if runs.failure:
+            return  # once is enough: a hang costs TRANSFER_TIMEOUT
+        args = [direction, str(source), str(target), *([str(ROUNDS)] if patched else [])]
+        try:
+            result, peak = probe(
+                python,
+                "transfer-patched" if patched else "transfer",
+                name,
+                *args,
+                patched=patched,
+                timeout=TRANSFER_TIMEOUT,
+            )
+        except Hung as error:
+            runs.failure = str(error)
+            return
+        seconds = result["seconds"]
+        runs.times.extend(seconds if isinstance(seconds, list) else [seconds])
+        runs.peaks.append(peak)
+
+    def memory_rows(self, direction: str, how: str, runs: dict[int, Runs], sizes: list[int]) -> None:
+        one_byte = runs[sizes[0]]
+        for size in sizes[1:]:
+            failure = runs[size].failure or (one_byte.failure and f"1-byte {direction} {one_byte.failure}")
+            self.rows.append(
+                Row(
+                    f"{direction}_file {label(size)}{how}: peak memory minus a 1-byte {direction}",
+                    runs[size].peaks,
+                    one_byte.peaks,
+                    "MiB",
+                    16 * MiB,
+                    "delta",
+                    failure=failure,
+                )
+            )
+
+    def measure_cli_upload(self, python: Path) -> None:
+        """files.put of the largest file through pyinfra's real command line, against @local's."""
+        size = max(self.sources)
+        source, target = self.sources[size], self.work / "files" / "copy"
+        pyinfra = python.with_name("pyinfra")
+        ours, local = Runs([], []), Runs([], [])
+        for _ in range(self.reps):
+            for name, runs in (("@acme/demo", ours), ("@local", local)):
+                if runs.failure:
+                    continue
+                target.unlink(missing_ok=True)
+                os.sync()
+                try:
+                    runs.times.append(
+                        timed_within(
+                            [pyinfra, "-y", name, "files.put", f"src={source}", f"dest={target}"],
+                            TRANSFER_TIMEOUT,
+                            cwd=self.work,
+                        )
+                    )
+                except Hung as error:
+                    runs.failure = str(error)
+                    continue
+                if target.stat().st_size != size:
+                    raise SystemExit(f"pyinfra {name} files.put did not copy {source}")
+        target.unlink(missing_ok=True)
+        self.rows.append(
+            Row(
+                f"pyinfra -y @acme/demo files.put, {label(size)}: vs @local",
+                ours.times,
+                local.times,
+                "s",
+                1.0,
+                failure=ours.failure or (local.failure and f"@local {local.failure}"),
+            )
+        )
 
     def measure_inventory(self, python: Path) -> None:
         counts = [100, 1000, 5000] if self.quick else [1000, 10000, 50000]
@@ -372,17 +588,21 @@ class Bench:
         header = ("Measure", "Ours", "Baseline", "Ours vs baseline", "Target", "")
         lines = []
         for row in self.rows:
-            if row.kind == "ratio":
-                value, target = f"{row.value:.2f}x", f"<= {row.target:g}x"
-            elif row.kind == "delta":
-                scale = 1 / MiB if row.unit == "MiB" else 1
-                value, target = (
-                    f"{row.value * scale:+.2f} {row.unit}",
-                    f"<= +{row.target * scale:g} {row.unit}",
-                )
-            else:
-                value, target = f"{row.value:.2f} {row.unit}", f"<= {row.target:g} {row.unit}"
+            scale = 1 / MiB if row.unit == "MiB" else 1
+            target = {
+                "ratio": f"<= {row.target:g}x",
+                "delta": f"<= +{row.target * scale:g} {row.unit}",
+                "absolute": f"<= {row.target:g} {row.unit}",
+            }[row.kind]
             baseline = spread(row.baseline, row.unit) if row.baseline else "-"
+            if row.failure:  # no figure to show
+                lines.append((row.measure, row.failure, baseline, "-", target, "FAILED"))
+                continue
+            value = {
+                "ratio": f"{row.value:.2f}x",
+                "delta": f"{row.value * scale:+.2f} {row.unit}",
+                "absolute": f"{row.value:.2f} {row.unit}",
+            }[row.kind]
             lines.append(
                 (
                     row.measure,
@@ -432,8 +652,10 @@ def main() -> int:
         bench.measure_latency(python)
         bench.log("concurrency through the command line")
         bench.measure_concurrency(python)
-        bench.log("file transfers")
+        bench.log("file transfers, through the API and monkey-patched as the command line runs them")
         bench.measure_files(python)
+        bench.log("a file upload through the command line")
+        bench.measure_cli_upload(python)
         bench.log("the contract tests")
         bench.measure_contract(project, python)
         bench.log("baking and installing the inventory connector")
@@ -443,6 +665,8 @@ def main() -> int:
         bench.log("baking the template")
         bench.measure_bake()
         met = bench.report()
+    if any(row.failure for row in bench.rows):
+        return 1  # a hang, with --quick too
     if args.quick:
         return 0
     return 0 if met else 1
