@@ -98,7 +98,7 @@ def listing(host: Host, path: str) -> list[str]:
 
 def nap(seconds: float) -> str:
     """A shell command that sleeps ``seconds``, or a second where ``sleep`` takes only integers."""
-    return f"{{ sleep {seconds} 2>/dev/null || sleep 1; }}"
+    return "{ sleep " + str(seconds) + " 2>/dev/null || sleep 1; }"
 
 
 # Commands
