@@ -201,10 +201,12 @@ class ExecConnector(BaseConnector):
             stdin = partial(_process.stdin_lines, control.get("_stdin"))
         on_line = self._print_line if print_output else None
 
-        guarded = arguments.get("_shell_executable", "sh") is not None
+        # With _shell_executable=None pyinfra runs the command line as given, and so does this
+        # connector, without the guard: such a command cannot be stopped on the target.
+        as_given = arguments.get("_shell_executable", "sh") is None
 
         def execute() -> tuple[int, CommandOutput]:
-            token = secrets.token_hex(8)
+            token = None if as_given else secrets.token_hex(8)
             unix_command = self._unix_command(command, arguments, token)
             logger.debug("--> Running command on %s: %s", self.host.name, unix_command)
             if print_input:
@@ -217,8 +219,10 @@ class ExecConnector(BaseConnector):
                     timeout=timeout,
                     on_line=on_line,
                 )
-            except BaseException:  # a timeout, an error, Ctrl-C: the command may still run there
-                if guarded:
+            except BaseException as error:
+                # A timeout, or Ctrl-C (GreenletExit, KeyboardInterrupt): the command may still run
+                # there. Any other error means that it never started, or that it had ended.
+                if token and (isinstance(error, TimeoutError) or not isinstance(error, Exception)):
                     self._stop_on_target(token, arguments)
                 raise
 
@@ -226,34 +230,33 @@ class ExecConnector(BaseConnector):
         return status in success_exit_codes, output
 
     def _unix_command(
-        self, command: StringCommand, arguments: ConnectorArguments, token: str
+        self, command: StringCommand, arguments: ConnectorArguments, token: str | None
     ) -> StringCommand:
         """The shell command line for ``command``, under the guard, with pyinfra's arguments applied.
 
         pyinfra builds ``[privilege wrapper] SHELL -c 'COMMAND'`` (with ``_env`` and ``_chdir``
         inside). Here the inner part is built first, and the guard runs it, as the user the
         privilege wrapper switched to: this process may not be allowed to signal it, but ``sudo``
-        and ``su`` relay a signal to the guard, and ``stop.sh`` finds it by ``token``. With
-        ``_shell_executable=None`` pyinfra runs the command line as given, and so does this
-        connector, without the guard: such a command cannot be stopped on the target.
+        and ``su`` relay a signal to the guard, and ``stop.sh`` finds it by ``token``. Without a
+        token, the command runs without the guard.
         """
-        if arguments.get("_shell_executable", "sh") is None:  # pyinfra's way to say "as given"
+        if token is None:
             return make_unix_command_for_host(self.state, self.host, command, **arguments)
         inner = {name: value for name, value in arguments.items() if name in _INNER_ARGUMENTS}
-        outer = {name: value for name, value in arguments.items() if name not in _INNER_ARGUMENTS}
         # sudo and doas run the guard themselves, and relay signals to it. su, and sudo -i, hand
         # it to a shell, which must become the guard (exec) for the guard to get those signals.
         through_shell = bool(arguments.get("_su_user") or arguments.get("_use_sudo_login"))
         guard = f"sh -c {shlex.quote(_GUARD)} pyinfra-guard-{token}"
         prefix = f"exec {guard}" if through_shell else guard
         guarded = StringCommand(prefix, make_unix_command(command, **inner))
-        return make_unix_command_for_host(self.state, self.host, guarded, _shell_executable=None, **outer)
+        return make_unix_command_for_host(
+            self.state, self.host, guarded, _shell_executable=None, **_outer(arguments)
+        )
 
     def _stop_on_target(self, token: str, arguments: ConnectorArguments) -> None:
         """Stop the guard named by ``token`` on the target, as the user it runs as; best effort."""
-        outer = {name: value for name, value in arguments.items() if name not in _INNER_ARGUMENTS}
         stop = StringCommand(f"set -- {token}\n{_STOP}")
-        command = make_unix_command_for_host(self.state, self.host, stop, **outer)
+        command = make_unix_command_for_host(self.state, self.host, stop, **_outer(arguments))
         try:
             _process.run(self.target_argv(command.get_raw_value()), timeout=STOP_TIMEOUT)
         except (OSError, TimeoutError) as error:
@@ -263,6 +266,11 @@ class ExecConnector(BaseConnector):
         if buffer_name == "stderr":
             line = format_text(line, "red")
         echo(f"{self.host.print_prefix}{line}", err=True)
+
+
+def _outer(arguments: ConnectorArguments) -> dict[str, Any]:
+    """The arguments that apply outside the guard: the privilege wrapper's."""
+    return {name: value for name, value in arguments.items() if name not in _INNER_ARGUMENTS}
 
 
 def _reason(output: CommandOutput) -> str:
