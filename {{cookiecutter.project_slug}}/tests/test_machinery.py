@@ -279,11 +279,14 @@ def test_a_timeout_stops_the_command_on_the_target_when_the_transport_relays_no_
     monkeypatch.setattr(Connector, "target_argv", target_argv)
     host = connect("pinned")
     assert host.run_shell_command("echo relayed")[1].stdout_lines == ["relayed"]
-    late = tmp_path / "late"
+    beat = tmp_path / "beat"
     with pytest.raises(TimeoutError):
-        host.run_shell_command(f"sleep 1; touch {late}", _timeout=0.3)
-    time.sleep(1.5)
-    assert not late.exists(), "the command kept running on the target after its timeout"
+        host.run_shell_command(f"while :; do echo . >>{beat}; sleep 0.05; done", _timeout=0.5)
+    time.sleep(0.3)  # the guard may still be stopping it: it is signalled, not waited for
+    size = beat.stat().st_size
+    assert size, "the command never ran"
+    time.sleep(0.5)
+    assert beat.stat().st_size == size, "the command kept running on the target after its timeout"
 
 
 def test_connect_fails_for_a_target_the_cli_does_not_know(exec_style: Path) -> None:
