@@ -9,8 +9,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,43 @@ def installs(kind: str | None = None) -> list[Any]:
         if kind in (None, answers["connector_kind"])
         for pyinfra in (("latest", "floor") if variant in ("executing", "inventory") else ("latest",))
     ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Which tests of a pytest run passed, failed (or errored) and were skipped, by name."""
+
+    passed: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    skipped: set[str] = field(default_factory=set)
+
+
+def run_contract(
+    python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[Outcome, Any]:
+    result = run(
+        [
+            python,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_family=xunit2",
+            *args,
+        ],
+        cwd=cwd,
+        env=env or {},
+    )
+    outcome = Outcome()
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome.failed.add(name)
+        elif case.find("skipped") is not None:
+            outcome.skipped.add(name)
+        else:
+            outcome.passed.add(name)
+    return outcome, result

@@ -15,14 +15,13 @@ command line the contract starts.
 from __future__ import annotations
 
 import shutil
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import Installed, describe, require_privileges, run
+from support import Installed, describe, require_privileges, run, run_contract
 
 PORTABILITY_PYINFRA = "3.10.0"
 
@@ -58,44 +57,6 @@ LOCAL_NOT_OFFERED = {
     "test_cli_puts_and_gets_files_given_as_paths_on_many_hosts",
     "test_inventory_only_hosts_are_reachable_over_ssh",  # @local executes commands itself
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    passed: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)
-    skipped: set[str] = field(default_factory=set)
-
-
-def run_contract(
-    python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[Outcome, Any]:
-    result = run(
-        [
-            python,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            f"--junitxml={junit}",
-            "-o",
-            "junit_family=xunit2",
-            *args,
-        ],
-        cwd=cwd,
-        env=env or {},
-    )
-    outcome = Outcome()
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        name = case.get("name", "")
-        if case.find("failure") is not None or case.find("error") is not None:
-            outcome.failed.add(name)
-        elif case.find("skipped") is not None:
-            outcome.skipped.add(name)
-        else:
-            outcome.passed.add(name)
-    return outcome, result
 
 
 @pytest.fixture(scope="session")

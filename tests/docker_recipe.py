@@ -1,0 +1,240 @@
+"""The baked README's Docker walkthrough, applied as a person would: read from the README itself.
+
+``read_recipe`` takes the section "Pointing it at your system" of a baked executing project's
+README: its Python block (the new body of ``target_argv``), its TOML block (what goes into
+``tests/connector-contract.toml``) and its shell block (the ``docker run`` lines, then the test
+command). ``adapted_copy`` applies the first two to a copy of the project and nothing else;
+``readme_containers`` runs the ``docker run`` lines. Only two things are changed in what the README
+shows, both by substitution: the image (there is no registry here, so the local BusyBox image stands
+for ``alpine``) and the containers' names (a prefix unique to the run, so that runs never collide,
+plus a label that lets a later run remove what a killed one left behind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docker_support import IMAGE, OWNER, PREFIX, build_image, docker, owner, remove, remove_leftovers
+from support import Outcome, run_contract
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+SECTION = "## Pointing it at your system"
+DEFAULT_SEAM = '        return ["sh", "-c", command]\n'
+README_IMAGE = "alpine"
+README_NAME = "pyinfra-demo"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    body: str  # the new body of target_argv, unindented
+    config: dict[str, Any]  # settings for tests/connector-contract.toml
+    commands: list[str]  # the shell lines, in order
+
+
+def read_recipe(readme: str) -> Recipe:
+    """The walkthrough's blocks, from a baked executing project's README."""
+    start = readme.index(SECTION)
+    end = readme.find("\n## ", start + len(SECTION))
+    section = readme[start : end if end >= 0 else len(readme)]
+    blocks: dict[str, list[str]] = {}
+    for language, text in re.findall(r"^ *```(\w+)\n(.*?)^ *```", section, flags=re.S | re.M):
+        lines = text.splitlines()
+        indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+        blocks.setdefault(language, []).append("\n".join(line[indent:] for line in lines) + "\n")
+    (body,), (config,), (shell,) = blocks["python"], blocks["toml"], blocks["sh"]
+    commands = [line for line in shell.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return Recipe(body, tomllib.loads(config), commands)
+
+
+def renamed(value: str, prefix: str) -> str:
+    return value.replace(README_NAME, f"{prefix}{README_NAME}")
+
+
+def adapted_copy(project: Path, destination: Path, recipe: Recipe, prefix: str) -> Path:
+    """A copy of ``project`` with only ``target_argv``'s body and the contract's settings changed."""
+    shutil.copytree(project, destination, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache"))
+    (connector,) = destination.glob("src/*/connector.py")
+    text = connector.read_text(encoding="utf-8")
+    assert text.count(DEFAULT_SEAM) == 1, f"{connector}: the default body of target_argv is not there"
+    body = "".join(f"        {line}\n" for line in recipe.body.splitlines())
+    connector.write_text(text.replace(DEFAULT_SEAM, body), encoding="utf-8")
+    config = destination / "tests" / "connector-contract.toml"
+    text = config.read_text(encoding="utf-8")
+    for key, value in recipe.config.items():
+        value = (
+            [renamed(item, prefix) for item in value] if isinstance(value, list) else renamed(value, prefix)
+        )
+        setting = re.compile(rf"^{key} = .*$", flags=re.M)
+        assert setting.search(text), f"{config}: no {key} setting to change"
+        text = setting.sub(f"{key} = {toml_value(value)}", text)
+    config.write_text(text, encoding="utf-8")
+    return destination
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def container_names(recipe: Recipe, prefix: str) -> list[str]:
+    """The containers the configuration names as working targets."""
+    many = recipe.config["many_hosts_target"]
+    return [
+        renamed(name, prefix)
+        for name in [recipe.config["target"], *(many.format(index=i) for i in range(20))]
+    ]
+
+
+@contextlib.contextmanager
+def readme_containers(recipe: Recipe, prefix: str, cwd: Path) -> Iterator[list[str]]:
+    """Run the README's ``docker run`` lines (local image, prefixed names); remove what they start."""
+    remove_leftovers()
+    expected = container_names(recipe, prefix)
+    lines = [line for line in recipe.commands if line.split()[:1] == ["docker"] or " docker run " in line]
+    assert lines, f"no docker run line in the walkthrough: {recipe.commands}"
+    try:
+        for line in lines:
+            line = renamed(line, prefix).replace(f" {README_IMAGE} ", f" {IMAGE} ")
+            line = line.replace("docker run ", f"docker run --label {OWNER}={owner()} ")
+            result = subprocess.run(
+                ["sh", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+            )
+            assert result.returncode == 0, f"{line}\nexit {result.returncode}\n{result.stdout}{result.stderr}"
+        running = set(docker("ps", "--format", "{{.Names}}").stdout.split())
+        missing = [name for name in expected if name not in running]
+        assert not missing, f"the README's lines did not start what its configuration names: {missing}"
+        yield expected
+    finally:
+        remove(started(prefix))
+
+
+def started(prefix: str) -> list[str]:
+    """Every container, running or not, whose name starts with ``prefix``."""
+    names = docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    return [name for name in names if name.startswith(prefix)]
+
+
+def new_prefix() -> str:
+    return f"{PREFIX}{secrets.token_hex(4)}-"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE_START, TABLE_END = "<!-- peer-table:start -->\n", "<!-- peer-table:end -->\n"
+
+# The checks pyinfra's @docker fails on the walkthrough's containers, each with its defect in one
+# line: the template README shows them beside the table.
+ACCEPTS_ANY_TARGET = (
+    "accepts any target, even one that reads as an option of `docker` or holds a space or `/`"
+)
+EMPTIES_ON_FAILURE = "`get_file` writes the destination before it checks that `docker cp` worked"
+DOCKER_DEFECTS: dict[str, str] = {
+    **{
+        f"test_bad_argument_{check}[bad_targets[{index}]]": ACCEPTS_ANY_TARGET
+        for check in ("raises_inventory_error", "fails_in_pyinfra_inventory")
+        for index in (1, 2, 3)
+    },
+    "test_get_file_into_file_objects": "`get_file` writes bytes into a text file object: `TypeError`",
+    "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object": "the same `TypeError`, not an "
+    "`OSError` that pyinfra would report",
+    "test_get_file_of_a_missing_file_keeps_an_existing_local_file": EMPTIES_ON_FAILURE,
+    "test_get_file_of_a_missing_file_raises_and_leaves_nothing": EMPTIES_ON_FAILURE,
+    "test_large_stdin_while_the_command_writes_output": "it writes all of stdin before it reads any output: "
+    "a large stdin through `cat` deadlocks",
+    "test_put_file_writes_through_a_symbolic_link": "`docker cp` gives the file it writes a mode of its "
+    "own: the existing file's mode is lost",
+    "test_timeout_raises_and_stops_the_command": "on `_timeout` it stops the local `docker exec`, which "
+    "leaves the command running in the container",
+    "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file": "`put_file` "
+    "ignores `_timeout`: it reads the whole source into memory, then runs `docker cp`",
+}
+
+
+def peer_table(suite: Outcome, docker: Outcome) -> str:
+    """The template README's table, check by check of the contract: the baked connector with the
+    Docker recipe (from its whole suite's run), and ``@docker``."""
+    order = sorted(docker.passed | docker.failed | docker.skipped)
+    columns = {"This template, Docker recipe": suite, "pyinfra `@docker`": docker}
+    return outcome_table(columns, order, DOCKER_DEFECTS)
+
+
+def readme_table() -> str:
+    """The peer table as the template README shows it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(TABLE_START) + len(TABLE_START)
+    return readme[start : readme.index(TABLE_END, start)]
+
+
+def outcome_table(outcomes: dict[str, Any], order: list[str], notes: dict[str, str]) -> str:
+    """A Markdown table: one row per check, one column per connector (``outcomes`` maps a column's
+    title to its Outcome); ``notes`` explains a check some connector fails, in one line."""
+    marks = {"passed": "passes", "failed": "**fails**", "skipped": "skipped"}
+
+    def mark(outcome: Any, name: str) -> str:
+        for state in marks:
+            if name in getattr(outcome, state):
+                return marks[state]
+        return "not run"
+
+    lines = [
+        "| Check | " + " | ".join(outcomes) + " | Why it fails |",
+        "| --- | " + " | ".join("---" for _ in outcomes) + " | --- |",
+    ]
+    for name in order:
+        lines.append(
+            f"| `{name}` | "
+            + " | ".join(mark(o, name) for o in outcomes.values())
+            + f" | {notes.get(name, '')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    recipe: Recipe
+    suite: Outcome  # the whole baked suite, the connector with the recipe
+    suite_result: Any
+    peer: Outcome  # the contract against pyinfra's @docker, on the same containers
+    peer_result: Any
+    junit: Path  # the suite's JUnit report
+
+
+def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
+    """Apply the README's Docker walkthrough to a copy of ``baked`` (installed for ``python``), run
+    the whole baked suite on the containers it starts, and the contract against ``@docker``."""
+    build_image()
+    recipe = read_recipe((baked / "README.md").read_text(encoding="utf-8"))
+    prefix = new_prefix()
+    project = adapted_copy(baked, work / "project", recipe, prefix)
+    env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
+    config = project / "tests" / "connector-contract.toml"
+    peer_config = work / "docker-contract.toml"
+    peer_config.write_text(
+        re.sub(r'^connector = ".*"$', 'connector = "docker"', config.read_text(encoding="utf-8"), flags=re.M),
+        encoding="utf-8",
+    )
+    with readme_containers(recipe, prefix, work):
+        suite, suite_result = run_contract(python, project, work / "suite.xml", env=env)
+        peer, peer_result = run_contract(
+            python,
+            project,
+            work / "peer.xml",
+            "tests/contract",
+            "--contract-config",
+            str(peer_config),
+            env=env,
+        )
+    return Walkthrough(recipe, suite, suite_result, peer, peer_result, work / "suite.xml")
