@@ -153,7 +153,7 @@ DOCKER_DEFECTS: dict[str, str] = {
     "test_get_file_of_a_missing_file_keeps_an_existing_local_file": EMPTIES_ON_FAILURE,
     "test_get_file_of_a_missing_file_raises_and_leaves_nothing": EMPTIES_ON_FAILURE,
     "test_large_stdin_while_the_command_writes_output": "it writes all of stdin before it reads any output: "
-    "a large stdin through `cat` deadlocks",
+    "a large stdin through `cat` deadlocks, unless the buffers between it and the container hold it all",
     "test_put_file_writes_through_a_symbolic_link": "`docker cp` gives the file it writes a mode of its "
     "own: the existing file's mode is lost",
     "test_timeout_raises_and_stops_the_command": "on `_timeout` it stops the local `docker exec`, which "
@@ -163,12 +163,35 @@ DOCKER_DEFECTS: dict[str, str] = {
 }
 
 
+# Those whose failure depends on timing: the table says "fails at times", whatever one run gave.
+DOCKER_AT_TIMES = {"test_large_stdin_while_the_command_writes_output"}
+
+
 def peer_table(suite: Outcome, docker: Outcome) -> str:
     """The template README's table, check by check of the contract: the baked connector with the
-    Docker recipe (from its whole suite's run), and ``@docker``."""
-    order = sorted(docker.passed | docker.failed | docker.skipped)
-    columns = {"This template, Docker recipe": suite, "pyinfra `@docker`": docker}
-    return outcome_table(columns, order, DOCKER_DEFECTS)
+    Docker recipe (from its whole suite's run), and ``@docker``, whose defects are explained."""
+    marks = {"passed": "passes", "failed": "**fails**", "skipped": "skipped"}
+
+    def mark(outcome: Outcome, name: str) -> str:
+        if outcome is docker and name in DOCKER_AT_TIMES:
+            return "**fails at times**"
+        return next((marks[state] for state in marks if name in getattr(outcome, state)), "not run")
+
+    lines = [
+        "| Check | This template, Docker recipe | pyinfra `@docker` | Why `@docker` fails |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in sorted(docker.passed | docker.failed | docker.skipped):
+        lines.append(
+            f"| `{name}` | {mark(suite, name)} | {mark(docker, name)} | {DOCKER_DEFECTS.get(name, '')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def unexplained(docker: Outcome) -> set[str]:
+    """The checks whose outcome for ``@docker`` is not what DOCKER_DEFECTS says, both ways."""
+    expected = set(DOCKER_DEFECTS) - DOCKER_AT_TIMES
+    return ((docker.failed - DOCKER_AT_TIMES) ^ expected) | (DOCKER_AT_TIMES - docker.passed - docker.failed)
 
 
 def readme_table() -> str:
@@ -176,30 +199,6 @@ def readme_table() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index(TABLE_START) + len(TABLE_START)
     return readme[start : readme.index(TABLE_END, start)]
-
-
-def outcome_table(outcomes: dict[str, Any], order: list[str], notes: dict[str, str]) -> str:
-    """A Markdown table: one row per check, one column per connector (``outcomes`` maps a column's
-    title to its Outcome); ``notes`` explains a check some connector fails, in one line."""
-    marks = {"passed": "passes", "failed": "**fails**", "skipped": "skipped"}
-
-    def mark(outcome: Any, name: str) -> str:
-        for state in marks:
-            if name in getattr(outcome, state):
-                return marks[state]
-        return "not run"
-
-    lines = [
-        "| Check | " + " | ".join(outcomes) + " | Why it fails |",
-        "| --- | " + " | ".join("---" for _ in outcomes) + " | --- |",
-    ]
-    for name in order:
-        lines.append(
-            f"| `{name}` | "
-            + " | ".join(mark(o, name) for o in outcomes.values())
-            + f" | {notes.get(name, '')} |"
-        )
-    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
