@@ -13,8 +13,8 @@ plus a label that lets a later run remove what a killed one left behind).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docker_support import IMAGE, OWNER, PREFIX, build_image, docker, owner, remove, remove_leftovers
-from support import Outcome, run_contract
+from docker_support import IMAGE, OWNER, build_image, docker, new_prefix, owner, remove, remove_leftovers
+from support import ROOT, Outcome, run_contract
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,17 +77,12 @@ def adapted_copy(project: Path, destination: Path, recipe: Recipe, prefix: str) 
         value = (
             [renamed(item, prefix) for item in value] if isinstance(value, list) else renamed(value, prefix)
         )
-        setting = re.compile(rf"^{key} = .*$", flags=re.M)
-        assert setting.search(text), f"{config}: no {key} setting to change"
-        text = setting.sub(f"{key} = {toml_value(value)}", text)
+        setting = re.search(rf"^{key} = .*$", text, flags=re.M)
+        assert setting, f"{config}: no {key} setting to change"
+        # A JSON string, or list of strings, is TOML too.
+        text = f"{text[: setting.start()]}{key} = {json.dumps(value)}{text[setting.end() :]}"
     config.write_text(text, encoding="utf-8")
     return destination
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def container_names(recipe: Recipe, prefix: str) -> list[str]:
@@ -128,11 +123,6 @@ def started(prefix: str) -> list[str]:
     return [name for name in names if name.startswith(prefix)]
 
 
-def new_prefix() -> str:
-    return f"{PREFIX}{secrets.token_hex(4)}-"
-
-
-ROOT = Path(__file__).resolve().parent.parent
 TABLE_START, TABLE_END = "<!-- peer-table:start -->\n", "<!-- peer-table:end -->\n"
 
 # The checks pyinfra's @docker fails on the walkthrough's containers, each with its defect in one

@@ -222,6 +222,11 @@ def build_image(image: str = IMAGE, wait: float = 300) -> bool:
         os.close(descriptor)  # which releases the lock
 
 
+def new_prefix() -> str:
+    """A prefix for container names that no other run uses."""
+    return f"{PREFIX}{secrets.token_hex(4)}-"
+
+
 def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -276,7 +281,7 @@ def running_containers(names: list[str], image: str = IMAGE) -> Iterator[list[st
         raise ValueError(f"container names must be distinct and match {NAME.pattern}: {names}")
     build_image(image)
     _leftovers_removed()
-    prefix = f"{PREFIX}{secrets.token_hex(4)}-"
+    prefix = new_prefix()
     started = [prefix + name for name in names]
     label = f"{OWNER}={owner()}"
 
