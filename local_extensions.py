@@ -24,7 +24,7 @@ from cookiecutter.config import BUILTIN_ABBREVIATIONS
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 from cookiecutter.utils import simple_filter
-from jinja2 import Environment
+from jinja2 import Environment, pass_environment
 from jinja2.ext import Extension
 
 TEMPLATE = Path(__file__).resolve().parent
@@ -70,6 +70,21 @@ class LiteralAnswers(Extension):
 
             render_and_create_dir.checks_answers = True  # type: ignore[attr-defined]
             generate.render_and_create_dir = render_and_create_dir
+
+
+class ProjectDirectory(Extension):
+    """``project_directory(cookiecutter)``: the name of the project directory, the template folder's
+    name. Temporary: it settles the answers the way the wrapped ``render_and_create_dir`` does."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["project_directory"] = project_directory
+
+
+@pass_environment
+def project_directory(environment: Environment, answers: dict[str, Any]) -> str:
+    _settle_answers(answers, environment)
+    return str(answers["project_slug"])
 
 
 def _settle_answers(answers: dict[str, Any], environment: Environment) -> None:

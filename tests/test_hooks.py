@@ -461,7 +461,7 @@ def test_plain_answers_refuse_anything_but_plain_names(value: str) -> None:
 
 
 def test_post_gen_prune_table_names_files_the_template_has() -> None:
-    template = ROOT / "{{cookiecutter.project_slug}}"
+    template = ROOT / "{{project_directory(cookiecutter)}}"
     for paths in POST_GEN.ONLY_FOR.values():
         for path in paths:
             assert (template / path.replace("{package_name}", "{{cookiecutter.package_name}}")).exists(), path

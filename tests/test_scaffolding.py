@@ -302,7 +302,7 @@ LOCAL_CHANGE = "\nThis line was written in the project.\n"
 
 
 def change_the_template(repo: Path) -> None:
-    readme = repo / "{{cookiecutter.project_slug}}" / "CONTRIBUTING.md"
+    readme = repo / "{{project_directory(cookiecutter)}}" / "CONTRIBUTING.md"
     readme.write_text(readme.read_text(encoding="utf-8") + CHANGE, encoding="utf-8")
     git("commit", "-q", "-am", "Tell contributors one more thing", cwd=repo)
 
