@@ -1,112 +1,167 @@
-"""Jinja extensions of the template: answers kept as given, free text embedded safely, answers
-checked before anything is written, and a record of how a project was made.
+"""Jinja extensions of the template: answers checked as they are typed and before anything is
+written, free text embedded safely, and a record of how a project was made.
 
-cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``. One process may
-render several versions of the template from the same folder (``cruft update`` renders the old and
-the new one), so nothing read from the template's files is kept beyond the content it was read
-from.
+cookiecutter loads this module through ``_extensions`` in ``cookiecutter.json``. The rules
+themselves live in ``hooks/pre_gen_project.py``; everything here asks them. One process may render
+several versions of the template from the same folder (``cruft update`` renders the old and the new
+one), so nothing read from the template's files is kept beyond the content it was read from.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cookiecutter import generate, prompt
+import click
 from cookiecutter.config import BUILTIN_ABBREVIATIONS
 from cookiecutter.exceptions import FailedHookException
+from cookiecutter.prompt import read_user_variable
 from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 from cookiecutter.utils import simple_filter
-from jinja2 import Environment, pass_environment
+from jinja2 import Environment, TemplateSyntaxError, pass_environment
 from jinja2.ext import Extension
 
 TEMPLATE = Path(__file__).resolve().parent
+PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 
 
-class LiteralAnswers(Extension):
-    """Keep every answer exactly as it was given.
+class Answers(Extension):
+    """``checked(cookiecutter)``, called from the name of the template's folder, and a clean
+    refusal of a value that is not a valid template.
 
-    cookiecutter renders each answer it gets on its command line or from a config file as a Jinja
-    template, so a description like ``{{ 7*7 }}`` would become ``49``, and ``{% if %}`` would fail.
-    Only the template's own values in cookiecutter.json (the computed defaults) are templates;
-    with this extension loaded every other answer is text. Answers typed at the prompts are not
-    rendered by cookiecutter in the first place.
+    cookiecutter renders every value given on its command line or in a config file as a Jinja
+    template, as its documentation says; one that does not parse is refused here with an
+    ``error:`` line instead of a traceback, before anything is written.
     """
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        original = prompt.render_variable
-        if not getattr(original, "keeps_answers", False):
+        environment.globals["checked"] = checked
+        self._parsing = False
 
-            def render_variable(env: Environment, raw: Any, cookiecutter_dict: dict[str, Any]) -> Any:
-                if isinstance(raw, str) and (
-                    # Text without Jinja renders as itself: spare compiling it (every choice and
-                    # prompt text of cookiecutter.json, on every bake).
-                    "{" not in raw
-                    or (LiteralAnswers.identifier in env.extensions and raw not in _own_values())
-                ):
-                    return raw
-                return original(env, raw, cookiecutter_dict)
-
-            render_variable.keeps_answers = True  # type: ignore[attr-defined]
-            prompt.render_variable = render_variable
-
-        create_dir = generate.render_and_create_dir
-        if not getattr(create_dir, "checks_answers", False):
-
-            def render_and_create_dir(
-                dirname: str, context: dict[str, Any], output_dir: Any, environment: Environment, *args: Any
-            ) -> Any:
-                if LiteralAnswers.identifier in environment.extensions:
-                    _settle_answers(context["cookiecutter"], environment)
-                return create_dir(dirname, context, output_dir, environment, *args)
-
-            render_and_create_dir.checks_answers = True  # type: ignore[attr-defined]
-            generate.render_and_create_dir = render_and_create_dir
-
-
-class ProjectDirectory(Extension):
-    """``project_directory(cookiecutter)``: the name of the project directory, the template folder's
-    name. Temporary: it settles the answers the way the wrapped ``render_and_create_dir`` does."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.globals["project_directory"] = project_directory
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        # Answers and path names are rendered from strings (no name); the template's files are not
+        # checked here. Parsing calls preprocess again, hence the flag.
+        if name is None and not self._parsing and ("{{" in source or "{%" in source or "{#" in source):
+            self._parsing = True
+            try:
+                self.environment.parse(source)
+            except TemplateSyntaxError as error:
+                print(
+                    f"error: {_shown(source)} is not a valid Jinja template: {error.message}", file=sys.stderr
+                )
+                raise FailedHookException(
+                    "Values given on the command line or in a config file are Jinja templates; "
+                    "write literal text inside {% raw %}...{% endraw %}. Nothing was generated."
+                ) from None
+            finally:
+                self._parsing = False
+        return source
 
 
 @pass_environment
-def project_directory(environment: Environment, answers: dict[str, Any]) -> str:
-    _settle_answers(answers, environment)
-    return str(answers["project_slug"])
+def checked(environment: Environment, answers: dict[str, Any]) -> bool:
+    """True once every answer passed the rules; else the problems are reported and nothing is made.
 
-
-def _settle_answers(answers: dict[str, Any], environment: Environment) -> None:
-    """Check the answers, and set the template's own values, right before the project directory is
-    made: the last step before anything is written, whichever way the answers came.
-
-    ``check_answers`` already checked answers that were rendered, and ``__answers_checked`` then
-    holds their fingerprint. Answers that were not rendered (a replay file) or that set
-    ``__answers_checked`` themselves (``__answers_checked=x`` on the command line) are checked here.
-    Values of ``__`` keys belong to the template, not to the answers: they are set from
-    cookiecutter.json whatever the answers or a replay say.
+    The template's folder is named ``{{cookiecutter.project_slug if checked(cookiecutter)}}``:
+    cookiecutter renders that name right before it makes the project directory, whichever way the
+    answers came, and before it runs the pre-generation hook. Answers it did not render (a replay,
+    which ``checked_answers`` does not see) are checked here: a refused answer leaves nothing
+    behind, and the directory's name can only be a valid ``project_slug``, never a path. Values of
+    ``__`` keys belong to the template: they are set from cookiecutter.json whatever the answers, a
+    replay or a project's recorded answers (``cruft update``) say.
     """
     for key, raw in _own_context().items():
-        if key.startswith("__") and key != "__answers_checked" and isinstance(raw, str):
+        if key.startswith("__") and not key.startswith("__checked") and isinstance(raw, str):
             answers[key] = environment.from_string(raw).render(cookiecutter=answers) if "{" in raw else raw
-    if not _passed(answers):
-        answers["__answers_checked"] = _checked(answers)
+    _refuse_bad_answers(answers, environment)
+    return True
 
 
-def _own_values() -> frozenset[str]:
-    """Every string in cookiecutter.json: the only values that are templates."""
-    return _strings_of((TEMPLATE / "cookiecutter.json").read_bytes())
+@simple_filter
+@pass_environment
+def checked_answers(environment: Environment, answers: dict[str, Any]) -> str:
+    """Check every answer once cookiecutter has them all, before it records them in a replay.
+
+    ``__checked``, the last key of cookiecutter.json, applies this filter. Unattended, it reports
+    every bad answer at once; a person answering at the prompts has had each checked already.
+    """
+    _refuse_bad_answers(answers, environment)
+    return "yes"
+
+
+def _refuse_bad_answers(answers: dict[str, Any], environment: Environment) -> None:
+    """Report every bad answer, one line each, and stop: a name computed from a bad answer follows
+    as a note, not as a second error."""
+    hook = _pre_gen_hook()
+    found = hook.problems(answers)
+    if found:
+        own = _own_context()
+        derived = {
+            field: source
+            for field in found
+            if (source := _derived_from(field, answers, found, own, environment))
+        }
+        raise FailedHookException(hook.report(found, derived))
+
+
+def _derived_from(
+    field: str,
+    answers: Mapping[str, Any],
+    found: Mapping[str, str],
+    own: Mapping[str, Any],
+    environment: Environment,
+) -> str:
+    """The refused answer that ``field``'s refused value was computed from, if it kept its default.
+
+    ``connector_name=My-Docker`` makes ``package_name`` ``pyinfra_My-Docker``: one mistake, which
+    is reported once, as itself.
+    """
+    raw = own.get(field)
+    if not isinstance(raw, str):
+        return ""
+    sources = [name for name in re.findall(r"cookiecutter\.(\w+)", raw) if name in found and name != field]
+    if not sources or environment.from_string(raw).render(cookiecutter=answers) != answers.get(field):
+        return ""
+    return sources[0]
+
+
+@simple_filter
+def checked_answer(answers: dict[str, Any], field: str) -> str:
+    """The answer to ``field``, asked again until it passes the rules, when a person is answering.
+
+    A ``__checked_<field>`` key right after each question in cookiecutter.json applies this filter:
+    cookiecutter renders private keys in order while it asks, so a bad answer is reported with its
+    rule and suggestion before the next question, and the question is asked again (the suggestion
+    as its default). Where nobody is asked (``--no-input``, a replay, the Python API), it does
+    nothing: ``checked_answers`` reports every bad answer at once.
+    """
+    if _asking():
+        hook = _pre_gen_hook()
+        own = _own_context()
+        questions = [key for key in own if not key.startswith("_")]
+        prefix = f"  [dim][{questions.index(field) + 1}/{len(questions)}][/] "
+        while line := hook.problem(field, answers.get(field)):
+            print(f"error: {line}", file=sys.stderr)
+            default = hook.suggestion(field, answers[field]) or answers[field]
+            answers[field] = read_user_variable(field, default, own["__prompts__"], prefix)
+    return str(answers.get(field))
+
+
+def _asking() -> bool:
+    """Whether cookiecutter's (or cruft's) command line is asking the questions: run without
+    ``--no-input``, ``--replay`` or ``--replay-file``. Read from click's current context, click's public way to reach the
+    running command's parameters; the Python API has none, and is taken as unattended."""
+    context = click.get_current_context(silent=True)
+    params = context.params if context else {}
+    return params.get("no_input") is False and not params.get("replay") and not params.get("replay_file")
 
 
 def _own_context() -> dict[str, Any]:
@@ -119,19 +174,21 @@ def _json_of(document: bytes) -> Any:
     return json.loads(document)
 
 
-@cache
-def _strings_of(document: bytes) -> frozenset[str]:
-    def strings(value: object) -> Iterator[str]:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, list):
-            for item in value:
-                yield from strings(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                yield from strings(item)
+def _pre_gen_hook() -> ModuleType:
+    """The pre-generation hook, unrendered, as a module: its rules and nothing else run."""
+    return _module_of(PRE_GEN_HOOK.read_bytes())
 
-    return frozenset(strings(_json_of(document)))
+
+@cache
+def _module_of(source: bytes) -> ModuleType:
+    module = ModuleType("pre_gen_project")
+    module.__file__ = str(PRE_GEN_HOOK)
+    exec(compile(source, PRE_GEN_HOOK, "exec"), module.__dict__)
+    return module
+
+
+def _shown(value: str) -> str:
+    return repr(value) if value.isascii() else ascii(value)
 
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -214,67 +271,6 @@ def plain_answers(answers: Mapping[str, object], *keys: str) -> str:
     return "\n".join(lines)
 
 
-PRE_GEN_HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
-
-
-def _pre_gen_hook() -> ModuleType:
-    """The pre-generation hook, unrendered, as a module: the checks and nothing else run."""
-    return _module_of(PRE_GEN_HOOK.read_bytes())
-
-
-@cache
-def _module_of(source: bytes) -> ModuleType:
-    module = ModuleType("pre_gen_project")
-    module.__file__ = str(PRE_GEN_HOOK)
-    exec(compile(source, PRE_GEN_HOOK, "exec"), module.__dict__)
-    return module
-
-
-def fingerprint(answers: Mapping[str, object]) -> str:
-    """A digest of the public answers and of the rules they are checked against."""
-    public = {key: value for key, value in answers.items() if not key.startswith("_")}
-    digest = hashlib.sha256(PRE_GEN_HOOK.read_bytes())
-    digest.update(json.dumps(public, sort_keys=True, default=repr).encode())
-    return digest.hexdigest()
-
-
-@simple_filter
-def check_answers(answers: Mapping[str, object]) -> str:
-    """Run the pre-generation hook's checks while cookiecutter renders the answers.
-
-    ``__answers_checked``, the last variable in cookiecutter.json, applies this filter to every
-    answer given before it. It runs before cookiecutter creates any directory, so a bad answer
-    leaves nothing behind; the error is reported the way the hook reports it. Its value is the
-    fingerprint of the answers that passed, the same for the same answers in every run, so that
-    recorded answers (replay files, cruft) stay reproducible.
-    """
-    return _checked(answers)
-
-
-def _checked(answers: Mapping[str, object]) -> str:
-    """The fingerprint of ``answers`` if they pass the hook's checks; else the hook's report."""
-    hook = _pre_gen_hook()
-    lines = hook.problems(dict(answers))
-    if lines:
-        raise FailedHookException(hook.report(lines))
-    return fingerprint(answers)
-
-
-def _passed(answers: Mapping[str, object]) -> bool:
-    """Whether ``__answers_checked`` is the fingerprint of these very answers."""
-    return answers.get("__answers_checked") == fingerprint(answers)
-
-
-@simple_filter
-def already_checked(answers: Mapping[str, object]) -> str:
-    """``yes`` if ``__answers_checked`` is the fingerprint of these very answers, else ``no``.
-
-    Rendered into the pre-generation hook, which then skips checks these answers already passed.
-    Answers changed since they were checked, or replayed against other rules, are checked again.
-    """
-    return "yes" if _passed(answers) else "no"
-
-
 @simple_filter
 def cruft_state(answers: Mapping[str, object]) -> str:
     """The project's ``.cruft.json``: the template, its commit and every answer, as cruft writes it.
@@ -286,7 +282,7 @@ def cruft_state(answers: Mapping[str, object]) -> str:
     """
     source = _template_source(str(answers.get("_template") or TEMPLATE))
     commit = _git_head(TEMPLATE)
-    context = {key: value for key, value in answers.items() if not key.startswith("_")}
+    context = {key: _template_of(value) for key, value in answers.items() if not key.startswith("_")}
     context.update(__template_version=answers.get("__template_version"), _template=source, _commit=commit)
     state = {
         "template": source,
@@ -299,6 +295,18 @@ def cruft_state(answers: Mapping[str, object]) -> str:
     return json.dumps(state, ensure_ascii=False, indent=2)
 
 
+def _template_of(value: object) -> object:
+    """``value`` as a template that renders as itself.
+
+    ``cruft update`` gives the recorded answers back to cookiecutter, which renders them as
+    templates: text with Jinja delimiters in it (typed at a prompt, or made literal with
+    ``{% raw %}`` on the command line) is recorded as a Jinja string that renders as that text.
+    """
+    if isinstance(value, str) and re.search(r"\{[{%#]", value):
+        return "{{ " + json.dumps(value, ensure_ascii=False) + " }}"
+    return value
+
+
 def _template_source(template: str) -> str:
     """Where cruft finds the template again: its URL, with cookiecutter's abbreviations (``gh:``,
     ``gl:``, ``bb:``) expanded, or the absolute path of a local folder."""
@@ -309,40 +317,7 @@ def _template_source(template: str) -> str:
 
 
 def _git_head(folder: Path) -> str | None:
-    """The commit checked out in ``folder`` if it is the top of a git work tree, else None.
-
-    Read from the repository's files (a bake pays for every process it starts); git itself answers
-    what they do not say plainly.
-    """
-    git = folder / ".git"
-    try:
-        if git.is_file():  # a linked work tree or a submodule: "gitdir: <path>"
-            git = (folder / git.read_text().removeprefix("gitdir:").strip()).resolve()
-        head = (git / "HEAD").read_text().strip()
-        if _COMMIT.fullmatch(head):
-            return head  # detached, as after cookiecutter --checkout <tag>
-        ref = head.removeprefix("ref: ")
-        common = git / (git / "commondir").read_text().strip() if (git / "commondir").is_file() else git
-        if ref != head:
-            loose, packed = common / ref, common / "packed-refs"
-            if loose.is_file():
-                commit = loose.read_text().strip()
-            elif packed.is_file():  # as a fresh clone keeps them
-                listed = (line.split(" ", 1) for line in packed.read_text().splitlines())
-                commit = next((sha for sha, *name in listed if name == [ref]), "")
-            else:
-                commit = ""
-            if _COMMIT.fullmatch(commit):
-                return commit
-    except OSError:
-        return None if not git.exists() else _git_rev_parse(folder)
-    return _git_rev_parse(folder) if git.exists() else None
-
-
-_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-
-def _git_rev_parse(folder: Path) -> str | None:
+    """The commit checked out in ``folder`` if it is the top of a git work tree, else None."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "HEAD"],

@@ -568,7 +568,8 @@ class Bench:
                 output = self.work / f"bake-{index}-{template.name}"
                 times.append(timed([cookiecutter, "--no-input", "--output-dir", output, template]))
                 shutil.rmtree(output)
-        self.rows.append(Row("cookiecutter --no-input: vs a one-file template", ours, floor, "s", 1.5))
+        # Peers' templates with hooks and extensions take up to about 1.7x a one-file template.
+        self.rows.append(Row("cookiecutter --no-input: vs a one-file template", ours, floor, "s", 1.7))
 
     def measure_contract(self, project: Path, python: Path) -> None:
         selection = "test_exit_status" if self.quick else "not cli"

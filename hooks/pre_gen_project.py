@@ -1,34 +1,24 @@
-"""Check every answer before anything is generated.
+"""Check every answer before anything is generated: the rules, and the hook that applies them.
 
 Each rule is one check with one message. All problems are printed at once, one line each, on
 stderr; any problem stops generation with exit status 1. Answers arrive as data (JSON), never as
 code.
 
-The same checks also run earlier, while cookiecutter renders the answers (``check_answers`` in
-local_extensions.py) and, for answers it did not render (a replay file), right before it makes the
-project directory (``LiteralAnswers`` there), because cookiecutter creates the project directory
-from ``project_slug`` before this hook runs: a slug like ``a/b`` would otherwise leave ``a`` behind.
+The same rules are asked earlier too, by local_extensions.py: right after a person types each
+answer (``checked_answer``), once cookiecutter has every answer (``checked_answers``), and right
+before it makes the project directory, which it does before running this hook (``checked``,
+called from the template folder's name).
 """
 
+import json
+import re
 import sys
+from collections.abc import Callable
 
 # The answers, rendered as JSON by cookiecutter: read as data, never run as code.
 ANSWERS = r"""
 {{ cookiecutter | tojson }}
 """
-# "yes" when these very answers already passed these very checks: check_answers fingerprinted
-# them while cookiecutter rendered them, and already_checked (both in local_extensions.py) found the
-# same fingerprint, of the same answers and of this file, when cookiecutter rendered this hook. Only
-# "yes" or "no" is rendered here, never an answer. Every bake starts this hook as a new Python
-# process: this spares it the imports below.
-ALREADY_CHECKED = "{{ cookiecutter | already_checked }}" == "yes"
-
-if __name__ == "__main__" and ALREADY_CHECKED:
-    sys.exit(0)
-
-import json  # noqa: E402 - after the shortcut above, which needs none of these
-import re  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 BUILTIN_CONNECTORS = frozenset(
     # pyinfra 3.x's own connectors, plus winrm, which pyinfra 2.x had and pyinfra-winrm provides.
@@ -294,47 +284,66 @@ CHOICES = {
 FLAGS = ("github_actions", "pre_commit")
 
 
-def problems(answers: dict[str, object]) -> list[str]:
-    """One line for every answer that breaks a rule; the first broken rule of each field only."""
-    found: dict[str, str] = {}
-    for field, check, rule, suggest in RULES:
-        value = answers.get(field)
-        if field in found:
-            continue
-        if not isinstance(value, str):
-            found[field] = f"{field} = {shown(value)}: must be text"
-            continue
-        if check(value):
-            continue
-        line = f"{field} = {shown(value)}: {rule}"
-        suggestion = suggest(value) if suggest else ""
-        if (
-            suggestion
-            and suggestion != value
-            and all(check_(suggestion) for field_, check_, _, _ in RULES if field_ == field)
-        ):
-            line += f" (did you mean {shown(suggestion)}?)"
-        found[field] = line
-    for field, allowed in CHOICES.items():
-        if answers.get(field) not in allowed:
-            found[field] = f"{field} = {shown(answers.get(field))}: must be one of {', '.join(allowed)}"
-    for field in FLAGS:
-        if not isinstance(answers.get(field), bool):
-            found[field] = f"{field} = {shown(answers.get(field))}: must be yes or no"
-    return list(found.values())
+def problem(field: str, value: object) -> str | None:
+    """The first rule of ``field`` that ``value`` breaks, as a line with a suggestion if one passes;
+    None when the answer passes."""
+    if field in CHOICES:
+        allowed = CHOICES[field]
+        return None if value in allowed else f"{field} = {shown(value)}: must be one of {', '.join(allowed)}"
+    if field in FLAGS:
+        return None if isinstance(value, bool) else f"{field} = {shown(value)}: must be yes or no"
+    if not isinstance(value, str):
+        return f"{field} = {shown(value)}: must be text"
+    for field_, check, rule, _ in RULES:
+        if field_ == field and not check(value):
+            line = f"{field} = {shown(value)}: {rule}"
+            better = suggestion(field, value)
+            return f"{line} (did you mean {shown(better)}?)" if better else line
+    return None
 
 
-def report(lines: list[str]) -> str:
-    """Print the problems to stderr, one line each; return the summary line."""
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
-    return f"{len(lines)} problem(s) found; nothing was generated."
+def suggestion(field: str, value: str) -> str:
+    """A value close to ``value`` that passes every rule of ``field``, or "" if there is none."""
+    for field_, check, _, suggest in RULES:
+        if field_ == field and not check(value) and suggest:
+            better = suggest(value)
+            if better != value and all(check_(better) for name, check_, _, _ in RULES if name == field):
+                return better
+            return ""
+    return ""
+
+
+FIELDS = tuple(dict.fromkeys([field for field, *_ in RULES] + [*CHOICES, *FLAGS]))
+
+
+def problems(answers: dict[str, object]) -> dict[str, str]:
+    """Each answer that breaks a rule, and its line: the first broken rule of each field only."""
+    found = {field: problem(field, answers.get(field)) for field in FIELDS}
+    return {field: line for field, line in found.items() if line}
+
+
+def report(found: dict[str, str], derived: dict[str, str] | None = None) -> str:
+    """Print the problems to stderr, one line each; return the summary line.
+
+    ``derived`` maps a field to the refused answer its value was computed from: that value is not a
+    mistake of its own, so it follows as a note, not as an error.
+    """
+    derived = derived or {}
+    for field, line in found.items():
+        if field not in derived:
+            print(f"error: {line}", file=sys.stderr)
+    for field, source in derived.items():
+        print(
+            f"note: {found[field].split(': ', 1)[0]} is computed from {source} and follows once it is fixed",
+            file=sys.stderr,
+        )
+    return f"{len(found) - len(derived)} problem(s) found; nothing was generated."
 
 
 def main() -> int:
-    lines = problems(json.loads(ANSWERS))
-    if lines:
-        print(report(lines), file=sys.stderr)
+    found = problems(json.loads(ANSWERS))
+    if found:
+        print(report(found), file=sys.stderr)
         return 1
     return 0
 

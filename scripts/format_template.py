@@ -2,7 +2,7 @@
 
 Usage: python scripts/format_template.py [--check]
 
-The files under {{project_directory(cookiecutter)}}/ contain Jinja, so ruff cannot read them directly.
+The files under {{cookiecutter.project_slug if checked(cookiecutter)}}/ contain Jinja, so ruff cannot read them directly.
 This bakes every kind with marker names, runs ``ruff check --fix`` and ``ruff format`` inside each
 bake (so the baked pyproject.toml's settings apply), turns the markers back into Jinja and writes
 the result into the template. With ``--check`` it only reports which files would change.
@@ -19,7 +19,7 @@ from pathlib import Path
 from cookiecutter.main import cookiecutter
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "{{project_directory(cookiecutter)}}"
+TEMPLATE = ROOT / "{{cookiecutter.project_slug if checked(cookiecutter)}}"
 # Marker answers that cannot appear anywhere else in the template, and the Jinja they stand for.
 MARKERS = {
     "connector_class": ("ZzqClassZzq", "{{ cookiecutter.connector_class }}"),

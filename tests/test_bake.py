@@ -279,7 +279,14 @@ def test_post_gen_hook_is_idempotent(baked: Baked, tmp_path: Path) -> None:
 def test_the_template_folder_holds_only_tracked_files() -> None:
     # cookiecutter copies everything in the folder, caches included, into every project.
     result = subprocess.run(
-        ["git", "status", "--ignored", "--porcelain", "--", "{{project_directory(cookiecutter)}}"],
+        [
+            "git",
+            "status",
+            "--ignored",
+            "--porcelain",
+            "--",
+            "{{cookiecutter.project_slug if checked(cookiecutter)}}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -291,7 +298,7 @@ def test_the_template_folder_holds_only_tracked_files() -> None:
 
 def test_files_copied_without_rendering_hold_no_jinja() -> None:
     # cookiecutter copies them as they are, so any Jinja in them would reach the project.
-    template = ROOT / "{{project_directory(cookiecutter)}}"
+    template = ROOT / "{{cookiecutter.project_slug if checked(cookiecutter)}}"
     copied = [
         path
         for pattern in COOKIECUTTER["_copy_without_render"]

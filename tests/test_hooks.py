@@ -140,7 +140,7 @@ def test_every_rule_has_a_bad_value() -> None:
 
 def test_defaults_pass() -> None:
     for kind in ("executing", "inventory"):
-        assert PRE_GEN.problems(default_answers(connector_kind=kind)) == []
+        assert PRE_GEN.problems(default_answers(connector_kind=kind)) == {}
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_defaults_pass() -> None:
 def test_each_rule_names_the_field_the_value_and_the_rule(field: str, value: str, message: str) -> None:
     answers = default_answers()
     answers[field] = value
-    lines = PRE_GEN.problems(answers)
+    lines = list(PRE_GEN.problems(answers).values())
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{field} = {PRE_GEN.shown(value)}: ")
     assert message in lines[0]
@@ -162,16 +162,16 @@ def test_choices_are_checked_too(field: str, value: str) -> None:
     # cookiecutter refuses these on its command line, but a replay file or a config file can carry them.
     answers = default_answers()
     answers[field] = value
-    assert PRE_GEN.problems(answers) == [
-        f"{field} = {value!r}: must be one of {', '.join(PRE_GEN.CHOICES[field])}"
-    ]
+    assert PRE_GEN.problems(answers) == {
+        field: f"{field} = {value!r}: must be one of {', '.join(PRE_GEN.CHOICES[field])}"
+    }
 
 
 @pytest.mark.parametrize("field", ["github_actions", "pre_commit"])
 def test_yes_no_options_are_checked(field: str) -> None:
     answers = default_answers()
     answers[field] = "maybe"  # a replay or config file can carry anything
-    assert PRE_GEN.problems(answers) == [f"{field} = 'maybe': must be yes or no"]
+    assert PRE_GEN.problems(answers) == {field: f"{field} = 'maybe': must be yes or no"}
 
 
 @pytest.mark.parametrize(
@@ -188,14 +188,14 @@ def test_yes_no_options_are_checked(field: str) -> None:
 def test_suggestions(field: str, value: str, suggestion: str) -> None:
     answers = default_answers()
     answers[field] = value
-    (line,) = PRE_GEN.problems(answers)
+    (line,) = PRE_GEN.problems(answers).values()
     assert line.endswith(f"(did you mean {suggestion!r}?)")
 
 
 def test_look_alike_characters_are_shown_escaped() -> None:
     answers = default_answers()
     answers["connector_name"] = "\u0430cme"  # a Cyrillic letter that looks like "a"
-    (line,) = PRE_GEN.problems(answers)
+    (line,) = PRE_GEN.problems(answers).values()
     assert line.startswith("connector_name = '\\u0430cme':")
 
 
@@ -221,7 +221,7 @@ GOOD_VALUES: list[tuple[str, str]] = [
 def test_unusual_values_that_are_accepted(field: str, value: str) -> None:
     answers = default_answers()
     answers[field] = value
-    assert PRE_GEN.problems(answers) == []
+    assert PRE_GEN.problems(answers) == {}
 
 
 @settings(max_examples=300, deadline=None)
@@ -281,12 +281,12 @@ def test_the_rules_do_not_ask_the_running_python(monkeypatch: pytest.MonkeyPatch
         assert len(PRE_GEN.problems(answers)) == 1, value
 
 
-def test_the_hook_holds_no_jinja_but_its_two_placeholders() -> None:
+def test_the_hook_holds_no_jinja_but_its_placeholder() -> None:
     # cookiecutter renders the hook with Jinja: doubled braces in its code would be rendered too.
     source = (ROOT / "hooks" / "pre_gen_project.py").read_text()
-    for placeholder in ("{{ cookiecutter | tojson }}", "{{ cookiecutter | already_checked }}"):
-        assert source.count(placeholder) == 1
-        source = source.replace(placeholder, "")
+    placeholder = "{{ cookiecutter | tojson }}"
+    assert source.count(placeholder) == 1
+    source = source.replace(placeholder, "")
     assert not re.search(r"\{\{|\{%|\{#", source)
 
 
@@ -362,40 +362,6 @@ def test_a_path_as_slug_creates_nothing_anywhere(
     assert not Path("/absolute").exists()
 
 
-# The pre-generation hook skips the checks only for the very answers that passed them.
-
-
-def rendered_pre_gen_hook(answers: dict[str, Any]) -> str:
-    context = {"cookiecutter": answers}
-    template = create_env_with_context(context).from_string(
-        (ROOT / "hooks" / "pre_gen_project.py").read_text()
-    )
-    return template.render(**context)
-
-
-def test_the_hook_skips_the_checks_for_answers_that_passed_them() -> None:
-    answers = default_answers()
-    assert 'ALREADY_CHECKED = "yes" == "yes"' in rendered_pre_gen_hook(answers)
-    # The fingerprint depends on the answers only: the same answers give the same one in every run.
-    assert default_answers()["__answers_checked"] == answers["__answers_checked"]
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"connector_name": "Bad Name"},  # changed after the check
-        {"github_actions": False},  # any answer counts, not only the names
-        {"__answers_checked": "yes"},  # a made-up fingerprint
-        {"__answers_checked": ""},
-    ],
-    ids=repr,
-)
-def test_the_hook_checks_answers_that_did_not_pass_as_they_are(change: dict[str, Any]) -> None:
-    answers = default_answers()
-    answers.update(change)
-    assert 'ALREADY_CHECKED = "no" == "yes"' in rendered_pre_gen_hook(answers)
-
-
 def test_a_replay_edited_to_a_bad_value_is_refused(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     # A replay reaches the hook without the early check: its answers are not rendered again.
     config = tmp_path / "config.yaml"
@@ -461,7 +427,7 @@ def test_plain_answers_refuse_anything_but_plain_names(value: str) -> None:
 
 
 def test_post_gen_prune_table_names_files_the_template_has() -> None:
-    template = ROOT / "{{project_directory(cookiecutter)}}"
+    template = ROOT / "{{cookiecutter.project_slug if checked(cookiecutter)}}"
     for paths in POST_GEN.ONLY_FOR.values():
         for path in paths:
             assert (template / path.replace("{package_name}", "{{cookiecutter.package_name}}")).exists(), path

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jinja2 import Environment
 
 import local_extensions
 from support import COOKIECUTTER, ROOT, command_lines, describe, fenced_blocks, run, run_documented
@@ -36,14 +37,27 @@ GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
 }
+# Every key of README.md's options table, none at its default: the table is a stable interface.
 ANSWERS = {
     "connector_name": "acme_cloud",
     "connector_kind": "inventory",
-    "author_name": 'Ada O\'Hara "Lovelace"',
+    "project_slug": "acme-cloud-hosts",
+    "package_name": "acme_cloud_hosts",
+    "connector_class": "AcmeCloudHosts",
     "description": "Hosts from Acme's cloud: {{ not Jinja }} $(not a command) 🚀",
+    "author_name": 'Ada O\'Hara "Lovelace"',
+    "author_email": "ada@example.org",
+    "github_owner": "acme-corp",
+    "repository_url": "https://git.example.org/acme/hosts",
+    "version": "2.0.0a1",
     "license": "Apache-2.0",
+    "min_python": "3.12",
     "github_actions": False,
+    "pre_commit": False,
 }
+# On the command line and in a config file, values are templates: text with Jinja in it is given
+# inside {% raw %}...{% endraw %}.
+GIVEN = {**ANSWERS, "description": f"{{% raw %}}{ANSWERS['description']}{{% endraw %}}"}
 TAG = "v" + COOKIECUTTER["__template_version"]
 
 
@@ -110,13 +124,13 @@ def test_no_input_a_config_file_and_a_replay_bake_the_same_project(
 ) -> None:
     pairs = [
         f"{key}={'yes' if value is True else 'no' if value is False else value}"
-        for key, value in ANSWERS.items()
+        for key, value in GIVEN.items()
     ]
     config = user_config(tmp_path)
     first = cookiecutter(config, "no-input", "--no-input", str(template_repo), *pairs, cwd=tmp_path)
     assert first.returncode == 0, describe(first)
 
-    with_defaults = user_config(tmp_path / "defaults", **ANSWERS)
+    with_defaults = user_config(tmp_path / "defaults", **GIVEN)
     second = cookiecutter(with_defaults, "config-file", "--no-input", str(template_repo), cwd=tmp_path)
     assert second.returncode == 0, describe(second)
 
@@ -124,13 +138,20 @@ def test_no_input_a_config_file_and_a_replay_bake_the_same_project(
     third = cookiecutter(config, "replay", "--replay-file", str(replay), str(template_repo), cwd=tmp_path)
     assert third.returncode == 0, describe(third)
 
-    projects = [tmp_path / output / "pyinfra-acme-cloud" for output in ("no-input", "config-file", "replay")]
+    assert set(ANSWERS) == {key for key in COOKIECUTTER if not key.startswith("_")}
+    projects = [tmp_path / output / "acme-cloud-hosts" for output in ("no-input", "config-file", "replay")]
     trees = [tree(project) for project in projects]
     assert trees[0], "nothing was baked"
     assert trees[1] == trees[0]
     assert trees[2] == trees[0]
+    # Recorded as templates that render as the answers, since cruft update renders them again.
     recorded = json.loads(trees[0][".cruft.json"])["context"]["cookiecutter"]
-    assert {key: recorded[key] for key in ANSWERS} == ANSWERS
+    rendered = {
+        key: Environment().from_string(value).render() if isinstance(value, str) else value
+        for key, value in recorded.items()
+        if key in ANSWERS
+    }
+    assert rendered == ANSWERS
 
 
 def test_an_invalid_value_exits_non_zero_with_one_line_saying_why(
@@ -302,7 +323,7 @@ LOCAL_CHANGE = "\nThis line was written in the project.\n"
 
 
 def change_the_template(repo: Path) -> None:
-    readme = repo / "{{project_directory(cookiecutter)}}" / "CONTRIBUTING.md"
+    readme = repo / "{{cookiecutter.project_slug if checked(cookiecutter)}}" / "CONTRIBUTING.md"
     readme.write_text(readme.read_text(encoding="utf-8") + CHANGE, encoding="utf-8")
     git("commit", "-q", "-am", "Tell contributors one more thing", cwd=repo)
 
@@ -387,7 +408,7 @@ def test_one_process_renders_each_version_of_the_template_from_its_own_files(
     assert spec.loader
     extensions = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(extensions)
-    assert "{{ cookiecutter.connector_name }}-new" not in extensions._own_values()
+    assert "__new_value" not in extensions._own_context()
     old_rules = extensions._pre_gen_hook().RULES
 
     context = json.loads((folder / "cookiecutter.json").read_text())
@@ -398,12 +419,12 @@ def test_one_process_renders_each_version_of_the_template_from_its_own_files(
         hook.read_text().replace("\nRULES: list[Rule] = [\n", "\nRULES: list[Rule] = [\n    *[],\n")
     )
 
-    assert "{{ cookiecutter.connector_name }}-new" in extensions._own_values()
+    assert extensions._own_context()["__new_value"] == "{{ cookiecutter.connector_name }}-new"
     assert extensions._pre_gen_hook().RULES is not old_rules
 
 
 def test_the_recorded_commit_is_the_one_checked_out(template_repo: Path, tmp_path: Path) -> None:
-    # .cruft.json's commit is read from the repository's files; git answers the rest.
+    # .cruft.json's commit is the one git says is checked out, at the top of a work tree only.
     repo = tmp_path / "repo"
     shutil.copytree(template_repo, repo, symlinks=True)
     head = git("rev-parse", "HEAD", cwd=repo)
