@@ -157,8 +157,11 @@ def checked_answer(answers: dict[str, Any], field: str) -> str:
 
 def _asking() -> bool:
     """Whether cookiecutter's (or cruft's) command line is asking the questions: run without
-    ``--no-input``, ``--replay`` or ``--replay-file``. Read from click's current context, click's public way to reach the
-    running command's parameters; the Python API has none, and is taken as unattended."""
+    ``--no-input``, ``--replay`` or ``--replay-file``.
+
+    Read from click's current context, click's public way to reach the running command's
+    parameters. The Python API has none, and is taken as unattended.
+    """
     context = click.get_current_context(silent=True)
     params = context.params if context else {}
     return params.get("no_input") is False and not params.get("replay") and not params.get("replay_file")
