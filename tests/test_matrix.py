@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from matrix import MATRIX, PYINFRAS
 from support import ROOT, command_lines, describe, fenced_blocks, run, run_documented
 
