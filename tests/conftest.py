@@ -1,72 +1,110 @@
-"""Fixtures: each supported combination is baked once and installed once per session.
+"""Fixtures: each combination of the matrix (matrix.py) is baked once and installed once per run.
 
-Expensive things are session-scoped and grouped per combination (``xdist_group``), so each
-combination is baked and installed by one worker only.
+The first pytest-xdist worker that asks for a combination bakes or installs it, into a folder all
+workers share, holding a lock file meanwhile; a worker that asks for it at the same time waits for
+the lock, then finds it made and uses it. This is the pattern pytest-xdist documents ("Making
+session-scoped fixtures execute only once"), so tests are spread over the workers by their running
+time alone (``--dist worksteal``).
+
+The tests that make or use an installation, a container or an sshd are marked ``slow``
+(tiers.py checks it); ``pytest -m "not slow"`` runs the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from matrix import VARIANTS
 from ssh_server import SSHServer, serve
-from support import PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, Installed, describe, find_python, run
+from support import PYINFRA_MIN, PYTHON_MAX, ROOT, Baked, Installed, describe, find_python, made_once, run
+from tiers import pytest_runtest_setup  # noqa: F401 (a hook: fails a slow test not marked so)
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this run that every pytest-xdist worker shares (the one that holds each
+    worker's own); without pytest-xdist, this session's temporary folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
-def bake(cookies_session: Any) -> Any:
-    """Bake a variant once per session; later calls return the same project."""
+def bake(tmp_path_factory: pytest.TempPathFactory, cookies_session: Any) -> Callable[[str], Baked]:
+    """Bake a row of the matrix once per run; later calls, on any worker, return the same project.
+
+    Tests read it, and run the project's own tools in it (their caches are no part of it).
+    """
     baked: dict[str, Baked] = {}
+
+    def make(variant: str, folder: Path) -> None:
+        result = cookies_session.bake(extra_context=VARIANTS[variant], template=str(ROOT))
+        assert result.exit_code == 0, f"baking {variant} failed: {result.exception!r}"
+        project = Path(result.project_path)
+        shutil.move(project, folder / project.name)
+        (folder / "context.json").write_text(json.dumps({"project": project.name, "context": result.context}))
 
     def get(variant: str) -> Baked:
         if variant not in baked:
-            result = cookies_session.bake(extra_context=VARIANTS[variant], template=str(ROOT))
-            assert result.exit_code == 0, f"baking {variant} failed: {result.exception!r}"
-            baked[variant] = Baked(variant, Path(result.project_path), dict(result.context))
+            folder = made_once(
+                shared_folder(tmp_path_factory), f"bake-{variant}", lambda folder: make(variant, folder)
+            )
+            made = json.loads((folder / "context.json").read_text())
+            baked[variant] = Baked(variant, folder / made["project"], made["context"])
         return baked[variant]
 
     return get
 
 
 @pytest.fixture(scope="session")
-def baked(request: pytest.FixtureRequest, bake: Any) -> Baked:
-    """The project of the variant a test is parametrized with (``variant`` parameter)."""
+def baked(request: pytest.FixtureRequest, bake: Callable[[str], Baked]) -> Baked:
+    """The project of the row a test is parametrized with (``matrix.variant_params``)."""
     return bake(request.param)
 
 
 @pytest.fixture(scope="session")
-def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
-    """Install a variant into a new venv: ``floor`` is the oldest pyinfra on the oldest Python the
-    project declares, with the test tools; ``latest`` the newest pyinfra on the newest Python, with
-    the test and lint tools."""
+def install(
+    tmp_path_factory: pytest.TempPathFactory, bake: Callable[[str], Baked]
+) -> Callable[[str, str], Installed]:
+    """Install a row of the matrix into a new venv, once per run (``matrix.PYINFRAS``): ``floor``
+    is the oldest pyinfra on the oldest Python the project declares, with the test tools;
+    ``latest`` the newest pyinfra on the newest Python, with the test and lint tools."""
     installed: dict[tuple[str, str], Installed] = {}
+
+    def make(baked: Baked, pyinfra: str, venv: Path) -> None:
+        python = find_python(baked.context["min_python"] if pyinfra == "floor" else PYTHON_MAX)
+        steps = [
+            [python, "-m", "venv", str(venv)],
+            [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+            [
+                str(venv / "bin/python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                ".",
+                *(["--group", "test"] if pyinfra == "floor" else ["--group", "dev"]),
+                *([f"pyinfra=={PYINFRA_MIN}"] if pyinfra == "floor" else []),
+            ],
+        ]
+        for step in steps:
+            result = run(step, cwd=baked.path)
+            assert result.returncode == 0, describe(result)
 
     def get(variant: str, pyinfra: str) -> Installed:
         key = (variant, pyinfra)
         if key not in installed:
             baked = bake(variant)
-            python = find_python(baked.context["min_python"] if pyinfra == "floor" else PYTHON_MAX)
-            venv = tmp_path_factory.mktemp(f"venv-{variant}-{pyinfra}")
-            steps = [
-                [python, "-m", "venv", str(venv)],
-                [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
-                [
-                    str(venv / "bin/python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    ".",
-                    *(["--group", "test"] if pyinfra == "floor" else ["--group", "dev"]),
-                    *([f"pyinfra=={PYINFRA_MIN}"] if pyinfra == "floor" else []),
-                ],
-            ]
-            for step in steps:
-                result = run(step, cwd=baked.path)
-                assert result.returncode == 0, describe(result)
+            venv = made_once(
+                shared_folder(tmp_path_factory),
+                f"venv-{variant}-{pyinfra}",
+                lambda venv: make(baked, pyinfra, venv),
+            )
             installed[key] = Installed(baked, venv, pyinfra)
         return installed[key]
 
@@ -74,10 +112,11 @@ def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
 
 
 @pytest.fixture
-def installed(request: pytest.FixtureRequest, install: Any) -> Installed:
-    """The installation a test is parametrized with: ``(variant, "latest" or "floor")``."""
+def installed(request: pytest.FixtureRequest, install: Callable[[str, str], Installed]) -> Installed:
+    """The installation a test is parametrized with (``matrix.installs``): ``(row id, "latest"
+    or "floor")``."""
     variant, pyinfra = request.param
-    return install(variant, pyinfra)  # type: ignore[no-any-return]
+    return install(variant, pyinfra)
 
 
 @pytest.fixture(scope="session")
@@ -89,30 +128,3 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """
     with serve(tmp_path_factory.mktemp("sshd")) as server:
         yield server
-
-
-LOST_GROUPS = pytest.StashKey[str]()
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Notice when pytest-xdist's ``--dist loadgroup`` lost the ``xdist_group`` marks.
-
-    Each supported combination is baked and installed once, by the one worker its group runs on.
-    Where the grouping silently stops working (pytest 9.2 with pytest-xdist 3.8,
-    pytest-dev/pytest-xdist#1386), every worker installs every combination again and the suite
-    takes several times as long: the grouped tests then fail, saying so.
-    """
-    config = session.config
-    if not hasattr(config, "workerinput") or not getattr(config.option, "loadgroup", False):
-        return
-    grouped = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group")]
-    if grouped and not any("@" in nodeid for nodeid in grouped):
-        config.stash[LOST_GROUPS] = (
-            "--dist loadgroup ignored every xdist_group mark, so each worker would bake and install "
-            "every combination again; pyproject.toml pins a pytest and pytest-xdist that keep them"
-        )
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if LOST_GROUPS in item.config.stash and item.get_closest_marker("xdist_group"):
-        pytest.fail(item.config.stash[LOST_GROUPS], pytrace=False)

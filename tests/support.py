@@ -1,4 +1,4 @@
-"""What the template's tests share: the supported combinations as data, and helpers."""
+"""What the template's tests share: helpers (the combinations they bake are in matrix.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,59 +26,10 @@ PYTHON_MAX = COOKIECUTTER["__python_max"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TOOL_OUTPUT = {".venv", "__pycache__", ".hypothesis"}  # and every *_cache folder
 
-# The supported combinations. Every choice in cookiecutter.json appears in at least one row
-# (test_bake.py checks this); the first two rows are the defaults of each kind.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "executing": {"connector_kind": "executing"},
-    "inventory": {"connector_kind": "inventory"},
-    "executing-named": {
-        "connector_kind": "executing",
-        "connector_name": "acme_cloud",
-        "license": "Apache-2.0",
-        "min_python": "3.11",
-        "github_actions": False,
-    },
-    "inventory-named": {
-        "connector_kind": "inventory",
-        "connector_name": "net_box",
-        "package_name": "netbox_hosts",
-        "connector_class": "NetBoxInventory",
-        "license": "GPL-3.0-or-later",
-        "min_python": "3.12",
-        "pre_commit": False,
-    },
-    "executing-bsd": {
-        "connector_kind": "executing",
-        "connector_name": "k8s_exec",
-        "license": "BSD-3-Clause",
-        "min_python": "3.13",
-        "github_actions": False,
-        "pre_commit": False,
-    },
-    "inventory-mpl": {
-        "connector_kind": "inventory",
-        "connector_name": "cmdb",
-        "license": "MPL-2.0",
-        "min_python": "3.10",
-    },
-    # The longest names the hooks accept: the baked code must stay lint- and format-clean.
-    "executing-long": {
-        "connector_kind": "executing",
-        "connector_name": "a_connector_name_of_32_character",
-        "package_name": "a_package_name_of_sixty_four_characters_which_is_the_longest_one",
-        "connector_class": "AConnectorClassNameOfSixtyFourCharactersWhichIsTheLongestAllowed",
-    },
-}
-
-
-def variant_params(*names: str) -> list[Any]:
-    """Parametrize over these variants (all by default), keeping each variant on one worker."""
-    return [pytest.param(name, marks=pytest.mark.xdist_group(name), id=name) for name in names or VARIANTS]
-
 
 @dataclass(frozen=True)
 class Baked:
-    """A project baked from one variant."""
+    """A project baked from one row of the matrix (matrix.py)."""
 
     variant: str
     path: Path
@@ -97,11 +49,40 @@ class Baked:
 
     def text_files(self) -> Iterator[Path]:
         """The project's files, not what running its tools left in it: a virtual environment,
-        bytecode, and the tools' caches (mypy's is an SQLite database)."""
-        for path in sorted(self.path.rglob("*")):
-            parts = path.relative_to(self.path).parts
-            if path.is_file() and not any(part in TOOL_OUTPUT or part.endswith("_cache") for part in parts):
-                yield path
+        bytecode, and the tools' caches (mypy's is an SQLite database). Their folders are not
+        entered: tests on other workers may run those tools in the project meanwhile."""
+        found = []
+        for folder, folders, files in os.walk(self.path):
+            folders[:] = [name for name in folders if name not in TOOL_OUTPUT and not name.endswith("_cache")]
+            found += [path for path in map(Path(folder).joinpath, files) if path.is_file()]
+        yield from sorted(found)
+
+
+def made_once(shared: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``shared/made-once/name``, which ``make`` fills once for all the processes that
+    share ``shared`` (pytest-xdist's workers), whichever asks first; the others wait for its lock
+    file, then reuse it.
+
+    A folder left half made (``make`` raised, or its process was stopped) is made again by the next
+    process that asks. A failure is written down, so the others fail at once with its message
+    instead of trying again for minutes; a skip is not, so each process skips for itself.
+    """
+    path = shared / "made-once" / name
+    path.parent.mkdir(exist_ok=True)
+    done, failed = path.with_name(f"{name}.done"), path.with_name(f"{name}.failed")
+    with FileLock(path.with_name(f"{name}.lock")):
+        if failed.exists():
+            pytest.fail(f"making {name} failed in another process:\n{failed.read_text()}", pytrace=False)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            try:
+                make(path)
+            except (Exception, pytest.fail.Exception) as error:
+                failed.write_text(str(error) or repr(error))
+                raise
+            done.touch()
+    return path
 
 
 def find_python(version: str) -> str:
@@ -271,19 +252,6 @@ def require_privileges() -> None:
     missing = missing_privileges()
     if missing:
         pytest.skip(f"no passwordless {' or '.join(missing)} on this machine (.ci/run sets it up as root)")
-
-
-def installs(kind: str | None = None) -> list[Any]:
-    """(variant, pyinfra) pairs for the ``installed`` fixture, each on the worker of its variant.
-
-    Every variant gets ``latest``; the two default variants also get ``floor``.
-    """
-    return [
-        pytest.param((variant, pyinfra), marks=pytest.mark.xdist_group(variant), id=f"{variant}-{pyinfra}")
-        for variant, answers in VARIANTS.items()
-        if kind in (None, answers["connector_kind"])
-        for pyinfra in (("latest", "floor") if variant in ("executing", "inventory") else ("latest",))
-    ]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from cookiecutter.hooks import run_script_with_context
 
-from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, variant_params
+from matrix import VARIANTS, variant_params
+from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, Baked
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -35,7 +35,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.xdist_group("benchmark")
+@pytest.mark.slow
 def test_the_benchmark_runs_every_measurement_in_quick_mode() -> None:
     result = run([sys.executable, str(ROOT / "benchmarks" / "benchmark.py"), "--quick"], timeout=1200)
     assert result.returncode == 0, describe(result)

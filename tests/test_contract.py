@@ -23,6 +23,8 @@ import pytest
 
 from support import Installed, describe, require_privileges, run, run_contract
 
+pytestmark = pytest.mark.slow  # each test runs the contract in a venv
+
 PORTABILITY_PYINFRA = "3.10.0"
 
 # pyinfra 3.10.0's @local, through the contract copied out of a baked project.
@@ -86,7 +88,6 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
     return str(venv / "bin/python"), project
 
 
-@pytest.mark.xdist_group("other-project")
 def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     other_project: tuple[str, Path], tmp_path: Path
 ) -> None:
@@ -519,7 +520,7 @@ def exec_style(
 
 @pytest.mark.parametrize(
     "installed",
-    [pytest.param(("executing", "latest"), marks=pytest.mark.xdist_group("executing"))],
+    [pytest.param(("executing", "latest"))],
     indirect=True,
 )
 def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
@@ -544,12 +545,7 @@ def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
 
 @pytest.mark.parametrize(
     ("installed", "mutant"),
-    [
-        pytest.param(
-            (mutant.kind, "latest"), name, marks=pytest.mark.xdist_group(f"mutants-{mutant.kind}"), id=name
-        )
-        for name, mutant in MUTANTS.items()
-    ],
+    [pytest.param((mutant.kind, "latest"), name, id=name) for name, mutant in MUTANTS.items()],
     indirect=["installed"],
 )
 def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str, tmp_path: Path) -> None:

@@ -19,12 +19,14 @@ from docker_recipe import peer_table, readme_table, unexplained, walk_through
 from docker_support import require_docker
 from support import Installed, describe
 
+pytestmark = pytest.mark.slow  # it runs containers and the baked suite in a venv
+
 ALWAYS_SKIPPED = "executes commands itself"  # the inventory-only check, for an executing connector
 
 
 @pytest.mark.parametrize(
     "installed",
-    [pytest.param(("executing", "latest"), marks=pytest.mark.xdist_group("executing"))],
+    [pytest.param(("executing", "latest"))],
     indirect=True,
 )
 def test_the_readmes_docker_recipe_passes_the_whole_baked_suite_and_matches_the_peer_table(

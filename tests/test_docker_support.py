@@ -12,6 +12,8 @@ import pytest
 import docker_support
 from docker_support import IMAGE, PREFIX, build_image, docker, require_docker, running_containers
 
+pytestmark = pytest.mark.slow  # it runs containers
+
 
 @pytest.fixture(autouse=True)
 def _docker() -> None:

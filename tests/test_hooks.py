@@ -22,7 +22,8 @@ from cookiecutter.prompt import prompt_for_config
 from cookiecutter.utils import create_env_with_context
 from hypothesis import given, settings, strategies as st
 
-from support import PYTHON_MAX, ROOT, Baked, find_python, variant_params
+from matrix import variant_params
+from support import PYTHON_MAX, ROOT, Baked, find_python
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from support import IN_CI, PYINFRA_MIN, VARIANTS, Installed, describe, installs, missing_privileges, run
+from matrix import VARIANTS, installs
+from support import IN_CI, PYINFRA_MIN, Installed, describe, missing_privileges, run
+
+pytestmark = pytest.mark.slow  # each test installs a baked project, or uses an installation
 
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)
@@ -209,7 +212,6 @@ def test_pre_commit_runs_every_hook_cleanly(installed: Installed, tmp_path: Path
 UNPRIVILEGED_USER = "pyinfra-ci"  # created by .ci/run
 
 
-@pytest.mark.xdist_group("executing")
 def test_the_baked_tests_pass_as_an_unprivileged_user_with_sudo(bake: Any) -> None:
     """As on GitHub's runners: not root, passwordless sudo, the system's Python."""
     missing = [

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from matrix import installs
 from ssh_server import SSHServer
 from support import (
     COOKIECUTTER,
@@ -21,7 +22,6 @@ from support import (
     command_lines,
     describe,
     fenced_blocks,
-    installs,
     run,
     run_documented,
 )
@@ -68,6 +68,8 @@ RUN_BY = {
     "cruft check": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
     "cruft diff": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
     "cruft update": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
+    # (with --collect-only: it runs a part of this very suite)
+    '.venv/bin/python -m pytest -m "not slow"': "test_matrix.py::test_the_readmes_fast_tier_leaves_out_every_slow_test",
     # (with the test venv's python)
     ".venv/bin/python benchmarks/benchmark.py --quick": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
 }
@@ -193,6 +195,7 @@ def needs_hosts(line: str) -> bool:
     return words[0] == "pyinfra" and "debug-inventory" not in words
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "installed", [p for p in installs() if p.values[0][0] in ("executing", "inventory")], indirect=True
 )
@@ -259,7 +262,7 @@ DONE_BY_THE_INSTALL_FIXTURE = {
 PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
-@pytest.mark.xdist_group("executing")
+@pytest.mark.slow
 def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> None:
     """The steps printed after a bake with the defaults (pre_commit on) work in that order in the
     new project, which is not a git repository yet: ``git init`` comes before ``pre-commit

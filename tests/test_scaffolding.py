@@ -26,7 +26,7 @@ from jinja2 import Environment
 import local_extensions
 from support import COOKIECUTTER, ROOT, command_lines, describe, fenced_blocks, run, run_documented
 
-pytestmark = pytest.mark.xdist_group("scaffolding")
+pytestmark = pytest.mark.slow  # git repositories of the template, cruft, and bakes through them
 
 BIN = Path(sys.executable).parent  # cookiecutter and cruft, installed beside pytest
 GIT_ENV = {

@@ -24,8 +24,7 @@ import pytest
 from ssh_server import SSHServer
 from support import Installed, describe, run
 
-# The whole module shares the worker that installs the inventory variant (see installs()).
-pytestmark = pytest.mark.xdist_group("inventory")
+pytestmark = pytest.mark.slow  # it runs an sshd and pyinfra from an installation
 
 NODENAME = os.uname().nodename  # what `uname -n` prints on every host: they are all this machine
 HOSTS = {"web": ["web1", "web2"], "db": ["db1"]}
