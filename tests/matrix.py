@@ -16,6 +16,15 @@ Each combination is baked once and each installation made once per run, by which
 worker asks first; the other workers wait for it and reuse it (conftest.py). The tests that use an
 installation are marked ``slow``.
 
+Refused: ``BAD_VALUES``
+    For every rule of the answers (hooks/pre_gen_project.py), at least one value it refuses, with
+    the words its message says (test_hooks.py refuses each through a real bake).
+
+Accepted: ``GOOD_VALUES`` and ``FREE_TEXT``
+    Unusual values the rules accept, and hostile free text (quotes, backslashes, Jinja, shell,
+    Markdown, right-to-left text, emoji, ...) that every file must embed without breaking
+    (test_hostile.py bakes them and builds the packages).
+
 Tests take their parameters from here: ``variant_params`` for the ``baked`` fixture, ``installs``
 for the ``installed`` fixture.
 """
@@ -146,3 +155,129 @@ def installs(kind: str | None = None) -> list[Any]:
         if kind in (None, variant.kind)
         for pyinfra in variant.pyinfras
     ]
+
+
+# (field, bad value, text the rule's message contains). At least one row for every rule.
+BAD_VALUES: list[tuple[str, str, str]] = [
+    ("connector_name", "", "must be lower-case ASCII letters"),
+    ("connector_name", "Acme", "must be lower-case ASCII letters"),
+    ("connector_name", "1acme", "must be lower-case ASCII letters"),
+    ("connector_name", "acme-cloud", "must be lower-case ASCII letters"),
+    ("connector_name", "acme/x", "must be lower-case ASCII letters"),
+    ("connector_name", "a" * 33, "at most 32 characters"),
+    ("connector_name", "docker", "pyinfra's own connectors"),
+    ("connector_name", "local", "pyinfra's own connectors"),
+    ("connector_name", "@acme", "must be lower-case ASCII letters"),
+    ("connector_name", "acme=x", "must be lower-case ASCII letters"),
+    ("connector_name", "\u0430cme", "must be lower-case ASCII letters"),  # a Cyrillic look-alike of "a"
+    ("package_name", "Pyinfra_Acme", "lower-case Python identifier"),
+    ("package_name", "pyinfra-acme", "lower-case Python identifier"),
+    ("package_name", "a" * 65, "at most 64 characters"),
+    ("package_name", "pyinfra.acme", "lower-case Python identifier"),
+    ("package_name", "match", "Python keyword"),
+    ("package_name", "import", "Python keyword"),
+    ("package_name", "type", "Python keyword"),  # a soft keyword from Python 3.12 on
+    ("package_name", "json", "standard-library module"),
+    ("package_name", "os", "standard-library module"),
+    ("package_name", "tomllib", "standard-library module"),  # from Python 3.11 on
+    ("package_name", "distutils", "standard-library module"),  # until Python 3.11
+    ("package_name", "pyinfra", "must not shadow pyinfra"),
+    ("package_name", "pyinfra_cli", "must not shadow pyinfra"),
+    ("project_slug", "../escape", "distribution name"),
+    ("project_slug", "Pyinfra-Acme", "distribution name"),
+    ("project_slug", "-acme", "distribution name"),
+    ("project_slug", "pyinfra,acme", "distribution name"),
+    ("project_slug", " pyinfra-acme", "distribution name"),
+    ("project_slug", "p" * 101, "at most 100 characters"),
+    ("connector_class", "acmeConnector", "class name"),
+    ("connector_class", "Acme-Connector", "class name"),
+    ("connector_class", "A" * 65, "at most 64 characters"),
+    ("connector_class", "BaseConnector", "already uses"),
+    ("connector_class", "InventoryError", "already uses"),
+    ("author_email", "not-an-address", "e-mail address"),
+    ("author_email", "two@@example.com", "e-mail address"),
+    ("author_email", " ada@example.com", "e-mail address"),
+    # Each of these makes hatchling refuse to build the package.
+    ("author_email", "\u00fc@example.com", "e-mail address"),
+    ("author_email", "a\x01b@example.com", "e-mail address"),
+    ("author_email", ".a@example.com", "e-mail address"),
+    ("author_email", "a.@example.com", "e-mail address"),
+    ("author_email", "a..b@example.com", "e-mail address"),
+    ("author_email", "ada@example..com", "e-mail address"),
+    ("author_email", "ada@-example.com", "e-mail address"),
+    ("author_email", "ada@localhost", "e-mail address"),
+    ("author_email", "a" * 65 + "@example.com", "e-mail address"),
+    ("github_owner", "-leading", "GitHub user or organisation"),
+    ("github_owner", "under_score", "GitHub user or organisation"),
+    ("github_owner", "acme=corp", "GitHub user or organisation"),
+    ("repository_url", "ftp://example.com/x", "http(s) URL"),
+    ("repository_url", "https://example.com/a b", "http(s) URL"),
+    ("repository_url", "https://-", "http(s) URL"),
+    ("repository_url", "https://...", "http(s) URL"),
+    ("repository_url", "https://-example.com/x", "http(s) URL"),
+    ("repository_url", "https://example-.com/x", "http(s) URL"),
+    ("repository_url", "https://example/x", "http(s) URL"),
+    ("repository_url", "https://example.com:99999/x", "http(s) URL"),
+    ("repository_url", "https://example.com/%zz", "http(s) URL"),
+    ("repository_url", "https://example.com/a'b", "http(s) URL"),
+    ("version", "one", "PEP 440"),
+    ("version", "1.0-final-final", "PEP 440"),
+    ("description", "   ", "must not be empty"),
+    ("description", "two\nlines", "single line"),
+    ("description", "bell\x07", "control characters"),
+    ("description", "c1 \x9b31m", "control characters"),  # C1: a terminal's CSI
+    ("description", "d" * 501, "at most 500 characters"),
+    ("author_name", "", "must not be empty"),
+    ("author_name", "line\u2028break", "single line"),
+    ("author_name", "nul\x00", "control characters"),
+    ("author_name", "\x80padding", "control characters"),
+    ("author_name", "n" * 501, "at most 500 characters"),
+]
+
+
+# Unusual answers the rules accept (test_hostile.py bakes and builds packages with them).
+GOOD_VALUES: list[tuple[str, str]] = [
+    ("author_email", "first.last+tag@sub.example.co.uk"),
+    ("author_email", "a!#$%&'*+/=?^_`{|}~-b@example.com"),
+    ("author_email", "1@2.io"),
+    ("author_email", "a" * 64 + "@example.com"),
+    ("repository_url", "http://localhost:8080/group/repo"),
+    ("repository_url", "https://git.example.com/a_(b)/c&d;e=f"),
+    ("repository_url", "https://example.com/%7Euser/repo.git"),
+    ("repository_url", "https://192.0.2.1:8443/x/"),
+    ("repository_url", "https://xn--bcher-kva.example"),
+    ("github_owner", "a"),
+    ("github_owner", "Acme-Corp-2"),
+    ("package_name", "typing2"),
+    ("package_name", "pyinfra_type"),
+]
+
+
+# Free text the template must accept and embed without breaking any file.
+FREE_TEXT = [
+    "it's 'single' quoted",
+    'a "double" quoted "word"',
+    "back\\slash, \\\\ two, and a trailing \\",
+    "C:\\Users\\ada\\new\\table",
+    "{{ cookiecutter.connector_name }}",
+    "{{ 7 * 7 }} and {{",
+    "{% if true %}yes{% endif %} and {%",
+    "{# a Jinja comment #}",
+    "{% raw %}{{ raw }}{% endraw %}",
+    "$(touch /tmp/pwned) and ${HOME} and $HOME",
+    "`id` and backticks",
+    "\"\"\"triple\"\"\" and '''single triple'''",
+    "ünïcødé, 漢字 and Ελληνικά",
+    "right-to-left: עברית مرحبا \u202eoverride\u202c",
+    "emoji 🚀✨ and a flag 🇺🇦 and 👩‍💻",
+    "zero\u200bwidth and non\u00a0breaking",
+    "tab\tinside and\tagain",
+    "  leading and trailing spaces  ",
+    "# not a comment; [not.a.table] key = 'value'",
+    "- yaml: {flow: mapping} &anchor *alias ---",
+    "<script>alert('x')</script> & <b>html</b>",
+    "%s %(name)s {0} {name} format strings",
+    'O\'Brien, Jane "JJ" <jane@example.com>',
+    "semi;colon | pipe > redirect < input & background",
+    "x" * 500,
+]

@@ -34,44 +34,16 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from jinja2 import Environment
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
-from test_hooks import BAD_VALUES, GOOD_VALUES, PRE_GEN, default_answers
+from test_hooks import PRE_GEN, default_answers
 from validate_pyproject import api as validate_pyproject
 
+from matrix import BAD_VALUES, FREE_TEXT, GOOD_VALUES
 from support import COOKIECUTTER, ROOT, describe, run
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-# Free text the template must accept and embed without breaking any file.
-FREE_TEXT = [
-    "it's 'single' quoted",
-    'a "double" quoted "word"',
-    "back\\slash, \\\\ two, and a trailing \\",
-    "C:\\Users\\ada\\new\\table",
-    "{{ cookiecutter.connector_name }}",
-    "{{ 7 * 7 }} and {{",
-    "{% if true %}yes{% endif %} and {%",
-    "{# a Jinja comment #}",
-    "{% raw %}{{ raw }}{% endraw %}",
-    "$(touch /tmp/pwned) and ${HOME} and $HOME",
-    "`id` and backticks",
-    "\"\"\"triple\"\"\" and '''single triple'''",
-    "ünïcødé, 漢字 and Ελληνικά",
-    "right-to-left: עברית مرحبا \u202eoverride\u202c",
-    "emoji 🚀✨ and a flag 🇺🇦 and 👩‍💻",
-    "zero\u200bwidth and non\u00a0breaking",
-    "tab\tinside and\tagain",
-    "  leading and trailing spaces  ",
-    "# not a comment; [not.a.table] key = 'value'",
-    "- yaml: {flow: mapping} &anchor *alias ---",
-    "<script>alert('x')</script> & <b>html</b>",
-    "%s %(name)s {0} {name} format strings",
-    'O\'Brien, Jane "JJ" <jane@example.com>',
-    "semi;colon | pipe > redirect < input & background",
-    "x" * 500,
-]
 
 
 # Accepted but unusual: each hostile free-text bake below also uses one of these.
