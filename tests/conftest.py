@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ssh_server import SSHServer, serve
-from support import PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, Installed, describe, find_python, run
+from support import PYINFRA_MIN, ROOT, VARIANTS, Baked, Installed, describe, find_python, newest_python, run
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,8 @@ def install(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> Any:
         key = (variant, pyinfra)
         if key not in installed:
             baked = bake(variant)
-            python = find_python(baked.context["min_python"] if pyinfra == "floor" else PYTHON_MAX)
+            oldest = baked.context["min_python"]
+            python = find_python(oldest) if pyinfra == "floor" else newest_python(oldest)
             venv = tmp_path_factory.mktemp(f"venv-{variant}-{pyinfra}")
             steps = [
                 [python, "-m", "venv", str(venv)],

@@ -50,7 +50,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "connector_kind": "executing",
         "connector_name": "k8s_exec",
         "license": "BSD-3-Clause",
-        "min_python": "3.13",
+        "min_python": "3.14",
         "github_actions": False,
         "pre_commit": False,
     },
@@ -66,6 +66,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "connector_name": "a_connector_name_of_32_character",
         "package_name": "a_package_name_of_sixty_four_characters_which_is_the_longest_one",
         "connector_class": "AConnectorClassNameOfSixtyFourCharactersWhichIsTheLongestAllowed",
+        "min_python": "3.13",
     },
 }
 
@@ -106,6 +107,18 @@ class Baked:
 
 def find_python(version: str) -> str:
     """An interpreter of this minor version: pyenv's, or ``pythonX.Y`` on PATH if it runs."""
+    python = installed_python(version)
+    if python:
+        return python
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    message = f"Python {version} is not installed (looked in {root}/versions and on PATH)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def installed_python(version: str) -> str | None:
+    """An interpreter of this minor version, or None."""
     if sys.version_info[:2] == tuple(int(part) for part in version.split(".")):
         return sys.executable
     root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
@@ -115,10 +128,22 @@ def find_python(version: str) -> str:
         probe = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
             return candidate
-    message = f"Python {version} is not installed (looked in {root}/versions and on PATH)"
+    return None
+
+
+def newest_python(oldest: str) -> str:
+    """The newest Python from PYTHON_MAX down to ``oldest`` that is installed.
+
+    In CI that is PYTHON_MAX, or the test fails; elsewhere the newest Python offered may not be
+    installable yet, and the newest one that is stands in for it.
+    """
     if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+        return find_python(PYTHON_MAX)
+    for minor in range(int(PYTHON_MAX.split(".")[1]), int(oldest.split(".")[1]) - 1, -1):
+        python = installed_python(f"3.{minor}")
+        if python:
+            return python
+    return find_python(PYTHON_MAX)
 
 
 def environment(**extra: str) -> dict[str, str]:

@@ -6,11 +6,13 @@ import ast
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from cookiecutter.hooks import run_script_with_context
 
+from local_extensions import PYTHON_END_OF_LIFE, oldest_supported_python
 from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, VARIANTS, Baked, variant_params
 
 if sys.version_info >= (3, 11):
@@ -70,8 +72,45 @@ def test_every_choice_is_covered_by_a_variant() -> None:
         choices = value if isinstance(value, list) else [True, False] if isinstance(value, bool) else None
         if choices:
             default = choices[0] if isinstance(value, list) else value
+            if key == "min_python":  # the first choice is the default of the day: one of the others
+                assert default == "{{ oldest_supported_python() }}"
+                choices, default = choices[1:], oldest_supported_python()
             covered = {variant.get(key, default) for variant in VARIANTS.values()}
             assert covered == set(choices), f"no variant bakes {key} = {set(choices) - covered}"
+
+
+@pytest.mark.parametrize(
+    ("day", "default"),
+    [
+        (date(2026, 10, 31), "3.10"),  # the last day of 3.10's last month
+        (date(2026, 11, 1), "3.11"),
+        (date(2027, 10, 31), "3.11"),
+        (date(2027, 11, 1), "3.12"),
+        (date(2030, 10, 31), "3.14"),
+        (date(2031, 6, 1), "3.14"),  # all past their end: the newest offered, until a release adds more
+        (date(2024, 1, 1), "3.10"),
+    ],
+)
+def test_the_default_oldest_python_is_the_oldest_supported_upstream_that_day(day: date, default: str) -> None:
+    assert oldest_supported_python(day) == default
+
+
+def test_python_choices_are_the_end_of_life_table() -> None:
+    assert COOKIECUTTER["min_python"][1:] == list(PYTHON_END_OF_LIFE)
+    assert COOKIECUTTER["__python_max"] == list(PYTHON_END_OF_LIFE)[-1]
+    for version, (year, month) in PYTHON_END_OF_LIFE.items():  # the prompt shows the same dates
+        until = date(year, month, 1).strftime("%B %Y")
+        assert (
+            COOKIECUTTER["__prompts__"]["min_python"][version]
+            == f"{version} (upstream support ends {until})"
+        )
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
+def test_a_bake_defaults_to_the_oldest_python_supported_today(baked: Baked) -> None:
+    today = oldest_supported_python()
+    assert baked.context["min_python"] == today
+    assert f'requires-python = ">={today}"' in (baked.path / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_no_variable_is_named_template() -> None:
@@ -85,7 +124,9 @@ def test_every_prompt_has_text() -> None:
             continue
         assert key in prompts, f"{key} has no prompt text"
         if isinstance(value, list):
-            assert set(value) <= set(prompts[key]), f"{key}: a choice has no prompt text"
+            # Prompt texts are looked up by the rendered choice: the default of the day is one of the others.
+            choices = set(value) - {"{{ oldest_supported_python() }}"}
+            assert choices <= set(prompts[key]), f"{key}: a choice has no prompt text"
 
 
 @pytest.mark.parametrize("baked", variant_params(), indirect=True)

@@ -117,6 +117,9 @@ def test_every_option_is_documented_with_its_default() -> None:
         if isinstance(value, list) and key in public:
             row = next(line for line in table.splitlines() if line.startswith(f"| `{key}` |"))
             for choice in value:
+                if choice == "{{ oldest_supported_python() }}":  # the default of the day, documented as such
+                    assert "oldest CPython still supported upstream on the day of the bake" in row
+                    continue
                 assert f"`{choice}`" in row, f"{key}: choice {choice} is not documented"
 
 
