@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from cookiecutter.hooks import run_script_with_context
 
 from local_extensions import PYTHON_END_OF_LIFE, oldest_supported_python
@@ -101,8 +103,7 @@ def test_python_choices_are_the_end_of_life_table() -> None:
     for version, (year, month) in PYTHON_END_OF_LIFE.items():  # the prompt shows the same dates
         until = date(year, month, 1).strftime("%B %Y")
         assert (
-            COOKIECUTTER["__prompts__"]["min_python"][version]
-            == f"{version} (upstream support ends {until})"
+            COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (upstream support ends {until})"
         )
 
 
@@ -342,3 +343,30 @@ def test_files_copied_without_rendering_hold_no_jinja() -> None:
     assert len(copied) >= len(COOKIECUTTER["_copy_without_render"])
     for path in copied:
         assert not re.search(r"\{\{|\{%|\{#", path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory", "inventory-mpl"), indirect=True)
+def test_ci_tests_every_python_offered_on_linux_and_the_newest_on_macos(baked: Baked, tmp_path: Path) -> None:
+    jobs = yaml.safe_load((baked.path / ".github/workflows/ci.yml").read_text(encoding="utf-8"))["jobs"]
+    oldest = int(baked.context["min_python"].split(".")[1])
+    pythons = [f"3.{minor}" for minor in range(oldest, int(PYTHON_MAX.split(".")[1]) + 1)]
+    assert jobs["test"]["strategy"]["matrix"]["python"] == pythons
+    assert pythons[-1] == PYTHON_MAX == "3.14"
+    macos = jobs["macos"]
+    assert macos["runs-on"] == "macos-latest"
+    assert "macos" in jobs["all-green"]["needs"]
+    (setup,) = [step for step in macos["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
+    assert setup["with"]["python-version"] == PYTHON_MAX
+    runs = [step["run"] for step in macos["steps"] if "run" in step]
+    assert runs[-1].startswith("python -m pytest")
+    declare = [
+        step["run"] for step in macos["steps"] if step.get("name") == "Declare what macOS does not offer"
+    ]
+    assert len(declare) == (baked.kind == "executing")
+    if declare:
+        # The step turns the contract's configuration into one that lists su as not offered.
+        shutil.copytree(baked.path / "tests", tmp_path / "tests")
+        before = tomllib.loads((tmp_path / "tests/connector-contract.toml").read_text(encoding="utf-8"))
+        subprocess.run(["sh", "-c", declare[0]], cwd=tmp_path, check=True)
+        after = tomllib.loads((tmp_path / "tests/connector-contract.toml").read_text(encoding="utf-8"))
+        assert after == {**before, "unsupported": ["su", *before["unsupported"]]}
