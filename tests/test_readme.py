@@ -70,6 +70,8 @@ RUN_BY = {
     "cruft update": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
     # (with the test venv's python)
     ".venv/bin/python benchmarks/benchmark.py --quick": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
+    ".venv/bin/python scripts/release.py tag": "test_template_ci.py::test_the_release_is_the_template_version_and_its_changelog_section",
+    ".venv/bin/python scripts/release.py notes": "test_template_ci.py::test_the_release_is_the_template_version_and_its_changelog_section",
 }
 # The command lines no test runs as shown, and why.
 SAME_AS_THE_INSTALL_FIXTURE = (
