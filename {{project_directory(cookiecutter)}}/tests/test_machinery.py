@@ -299,9 +299,12 @@ def test_a_timeout_stops_the_command_on_the_target_when_the_transport_relays_no_
     # guard finds the loop as its descendant.
     with pytest.raises(TimeoutError):
         host.run_shell_command(f"(while :; do echo . >>{beat}; sleep 0.05; done); exit", _timeout=0.5)
-    time.sleep(0.3)  # the guard may still be stopping it: it is signalled, not waited for
-    size = beat.stat().st_size
-    assert size, "the command never ran"
+    # The guard is signalled, not waited for: give it until the heartbeat stops, on a busy machine too.
+    size, deadline = -1, time.monotonic() + 10
+    while beat.stat().st_size != size and time.monotonic() < deadline:
+        size = beat.stat().st_size
+        time.sleep(0.3)
+    assert size > 0, "the command never ran"
     time.sleep(0.5)
     assert beat.stat().st_size == size, "the command kept running on the target after its timeout"
 
