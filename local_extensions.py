@@ -336,3 +336,38 @@ def _git_head(folder: Path) -> str | None:
     if result.returncode or len(lines) < 2 or Path(lines[0]).resolve() != folder:
         return None  # not a git work tree, or only a folder inside another project's
     return lines[1]
+
+
+# Python versions: which ones a baked package may support, and which one it supports by default.
+# Self-contained: it reads nothing else of this module.
+
+from datetime import date  # noqa: E402 - this block stands on its own
+
+PYTHON_END_OF_LIFE: dict[str, tuple[int, int]] = {
+    "3.10": (2026, 10),
+    "3.11": (2027, 10),
+    "3.12": (2028, 10),
+    "3.13": (2029, 10),
+    "3.14": (2030, 10),
+}
+"""Every Python a baked package may support (the ``min_python`` choices, 3.10 to ``__python_max``),
+oldest first, with the year and month its upstream support ends (PEP 602, and each release's PEP:
+CPython is supported up to the end of that month). The one place these dates are written."""
+
+
+class PythonVersions(Extension):
+    """``oldest_supported_python()``: the default of ``min_python``, computed on the day of the bake."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["oldest_supported_python"] = oldest_supported_python
+
+
+def oldest_supported_python(today: date | None = None) -> str:
+    """The oldest Python of PYTHON_END_OF_LIFE still supported upstream on ``today`` (this day by
+    default); the newest of them once all have reached their end of life."""
+    day = today or date.today()
+    for version, (year, month) in PYTHON_END_OF_LIFE.items():
+        if (day.year, day.month) <= (year, month):
+            return version
+    return list(PYTHON_END_OF_LIFE)[-1]

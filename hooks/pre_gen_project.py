@@ -79,33 +79,36 @@ RESERVED_CLASS_NAMES = frozenset(
 )
 # The rules are the same whichever Python runs cookiecutter: keywords, soft keywords and
 # standard-library modules are written out here, for every Python a baked package supports
-# (3.10 to __python_max in cookiecutter.json; test_hooks.py compares them with each Python's own).
+# (3.10 to __python_max in cookiecutter.json; test_hooks.py compares them with each installed
+# Python's own, and with tests/python_names.json for every one).
 KEYWORDS = frozenset(
     """False None True and as assert async await break class continue def del elif else except
     finally for from global if import in is lambda nonlocal not or pass raise return try while with
     yield""".split()  # noqa: SIM905 - a few lines of names rather than one a line
 )
 SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
-# sys.stdlib_module_names of Python 3.10 to 3.13 together, the names a package name could take
-# (lower case, starting with a letter): tomllib is new in 3.11, and 3.13 removed distutils, imp, ...
+# sys.stdlib_module_names of Python 3.10 to 3.14 together, the names a package name could take
+# (lower case, starting with a letter): tomllib is new in 3.11, 3.13 removed distutils, imp, ...,
+# and 3.14 added annotationlib and compression.
 STDLIB_MODULES = frozenset(
     """
-    abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop base64 bdb binascii
-    binhex bisect builtins bz2 calendar cgi cgitb chunk cmath cmd code codecs codeop collections
-    colorsys compileall concurrent configparser contextlib contextvars copy copyreg crypt csv ctypes
-    curses dataclasses datetime dbm decimal difflib dis distutils doctest email encodings ensurepip enum
-    errno faulthandler fcntl filecmp fileinput fnmatch fractions ftplib functools gc genericpath getopt
-    getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib imaplib imghdr imp
-    importlib inspect io ipaddress itertools json keyword lib2to3 linecache locale logging lzma mailbox
-    mailcap marshal math mimetypes mmap modulefinder msilib msvcrt multiprocessing netrc nis nntplib nt
-    ntpath nturl2path numbers opcode operator optparse os ossaudiodev pathlib pdb pickle pickletools
-    pipes pkgutil platform plistlib poplib posix posixpath pprint profile pstats pty pwd py_compile
-    pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource rlcompleter runpy
-    sched secrets select selectors shelve shlex shutil signal site smtpd smtplib sndhdr socket
-    socketserver spwd sqlite3 sre_compile sre_constants sre_parse ssl stat statistics string stringprep
-    struct subprocess sunau symtable sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios
-    textwrap this threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc tty
-    turtle turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref
+    abc aifc annotationlib antigravity argparse array ast asynchat asyncio asyncore atexit audioop
+    base64 bdb binascii binhex bisect builtins bz2 calendar cgi cgitb chunk cmath cmd code codecs
+    codeop collections colorsys compileall compression concurrent configparser contextlib
+    contextvars copy copyreg crypt csv ctypes curses dataclasses datetime dbm decimal difflib dis
+    distutils doctest email encodings ensurepip enum errno faulthandler fcntl filecmp fileinput
+    fnmatch fractions ftplib functools gc genericpath getopt getpass gettext glob graphlib grp gzip
+    hashlib heapq hmac html http idlelib imaplib imghdr imp importlib inspect io ipaddress itertools
+    json keyword lib2to3 linecache locale logging lzma mailbox mailcap marshal math mimetypes mmap
+    modulefinder msilib msvcrt multiprocessing netrc nis nntplib nt ntpath nturl2path numbers opcode
+    operator optparse os ossaudiodev pathlib pdb pickle pickletools pipes pkgutil platform plistlib
+    poplib posix posixpath pprint profile pstats pty pwd py_compile pyclbr pydoc pydoc_data pyexpat
+    queue quopri random re readline reprlib resource rlcompleter runpy sched secrets select
+    selectors shelve shlex shutil signal site smtpd smtplib sndhdr socket socketserver spwd sqlite3
+    sre_compile sre_constants sre_parse ssl stat statistics string stringprep struct subprocess
+    sunau symtable sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios textwrap this
+    threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc tty turtle
+    turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref
     webbrowser winreg winsound wsgiref xdrlib xml xmlrpc xxsubtype zipapp zipfile zipimport zlib
     zoneinfo
     """.split()  # noqa: SIM905
@@ -279,7 +282,7 @@ RULES: list[Rule] = [
 CHOICES = {
     "connector_kind": ("executing", "inventory"),
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "MPL-2.0", "GPL-3.0-or-later"),
-    "min_python": ("3.10", "3.11", "3.12", "3.13"),
+    "min_python": ("3.10", "3.11", "3.12", "3.13", "3.14"),
 }
 FLAGS = ("github_actions", "pre_commit")
 

@@ -56,7 +56,8 @@ def main(check: bool) -> int:
                     str(ROOT),
                     no_input=True,
                     output_dir=f"{scratch}/{kind}",
-                    extra_context={**answers, "connector_kind": kind},
+                    # The oldest Python offered: ruff's fixes must keep the code valid on it.
+                    extra_context={**answers, "connector_kind": kind, "min_python": "3.10"},
                     accept_hooks=False,  # quiet; the files another kind uses map back all the same
                 )
             )

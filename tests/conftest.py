@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from matrix import VARIANTS
+from matrix import NOT_INSTALLED, VARIANTS
 from ssh_server import SSHServer, serve
-from support import PYINFRA_MIN, PYTHON_MAX, ROOT, Baked, Installed, describe, find_python, made_once, run
+from support import PYINFRA_MIN, ROOT, Baked, Installed, describe, find_python, made_once, newest_python, run
 from tiers import pytest_runtest_setup  # noqa: F401 (a hook: fails a slow test not marked so)
 
 
@@ -77,7 +77,8 @@ def install(
     installed: dict[tuple[str, str], Installed] = {}
 
     def make(baked: Baked, pyinfra: str, venv: Path) -> None:
-        python = find_python(baked.context["min_python"] if pyinfra == "floor" else PYTHON_MAX)
+        oldest = baked.context["min_python"]
+        python = find_python(oldest) if pyinfra == "floor" else newest_python(oldest)
         steps = [
             [python, "-m", "venv", str(venv)],
             [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
@@ -128,3 +129,10 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """
     with serve(tmp_path_factory.mktemp("sshd")) as server:
         yield server
+
+
+def pytest_report_header() -> str | None:
+    """Say which rows of the matrix this machine cannot install, and why, before the run."""
+    if NOT_INSTALLED:
+        return f"not installed here, no Python as new as their min_python: {', '.join(sorted(NOT_INSTALLED))}"
+    return None

@@ -36,6 +36,8 @@ from typing import Any
 
 import pytest
 
+from support import ON_GITHUB, PYTHON_MAX, installed_python
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -99,7 +101,7 @@ MATRIX: tuple[Variant, ...] = (
             "connector_kind": "executing",
             "connector_name": "k8s_exec",
             "license": "BSD-3-Clause",
-            "min_python": "3.13",
+            "min_python": "3.14",
             "github_actions": False,
             "pre_commit": False,
         },
@@ -122,6 +124,7 @@ MATRIX: tuple[Variant, ...] = (
             "connector_name": "a_connector_name_of_32_character",
             "package_name": "a_package_name_of_sixty_four_characters_which_is_the_longest_one",
             "connector_class": "AConnectorClassNameOfSixtyFourCharactersWhichIsTheLongestAllowed",
+            "min_python": "3.13",
         },
         "the longest names the hooks accept: the baked code must stay lint- and format-clean",
     ),
@@ -148,13 +151,28 @@ def variant_params(*ids: str) -> list[Any]:
 
 def installs(kind: str | None = None) -> list[Any]:
     """Parameters for the ``installed`` fixture: (row id, ``"latest"`` or ``"floor"``) of every
-    installation of the rows of this kind (all by default), with ids like ``executing-floor``."""
+    installation of the rows of this kind (all by default), with ids like ``executing-floor``.
+
+    A row needs a Python at least as new as its ``min_python``. Where none is installed (3.14 on
+    machines that cannot install it yet) its installations are not made, and ``NOT_INSTALLED``
+    says which; on GitHub's runners, which set up every Python offered, all are made.
+    """
     return [
         pytest.param((variant.id, pyinfra), id=f"{variant.id}-{pyinfra}")
         for variant in MATRIX
-        if kind in (None, variant.kind)
+        if kind in (None, variant.kind) and variant.id not in NOT_INSTALLED
         for pyinfra in variant.pyinfras
     ]
+
+
+def _installable(variant: Variant) -> bool:
+    oldest = int(str(variant.answers.get("min_python", "3.10")).split(".")[1])
+    newest = int(PYTHON_MAX.split(".")[1])
+    return ON_GITHUB or any(installed_python(f"3.{minor}") for minor in range(oldest, newest + 1))
+
+
+# Rows whose installations cannot be made on this machine: no Python new enough is installed.
+NOT_INSTALLED = frozenset(variant.id for variant in MATRIX if not _installable(variant))
 
 
 # (field, bad value, text the rule's message contains). At least one row for every rule.

@@ -20,10 +20,14 @@ from filelock import FileLock
 from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parent.parent
+# The template's folder: cookiecutter makes the project from it (README.md, "How the checks run").
+TEMPLATE_FOLDER_NAME = "{{cookiecutter.project_slug if checked(cookiecutter)}}"
+TEMPLATE_FOLDER = ROOT / TEMPLATE_FOLDER_NAME
 COOKIECUTTER: dict[str, Any] = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 PYINFRA_MIN = COOKIECUTTER["__pyinfra_min"]
 PYTHON_MAX = COOKIECUTTER["__python_max"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ON_GITHUB = os.environ.get("GITHUB_ACTIONS") == "true"  # a runner that sets up every Python offered
 TOOL_OUTPUT = {".venv", "__pycache__", ".hypothesis"}  # and every *_cache folder
 
 
@@ -87,6 +91,18 @@ def made_once(shared: Path, name: str, make: Callable[[Path], None]) -> Path:
 
 def find_python(version: str) -> str:
     """An interpreter of this minor version: pyenv's, or ``pythonX.Y`` on PATH if it runs."""
+    python = installed_python(version)
+    if python:
+        return python
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    message = f"Python {version} is not installed (looked in {root}/versions and on PATH)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def installed_python(version: str) -> str | None:
+    """An interpreter of this minor version, or None."""
     if sys.version_info[:2] == tuple(int(part) for part in version.split(".")):
         return sys.executable
     root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
@@ -96,10 +112,23 @@ def find_python(version: str) -> str:
         probe = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
             return candidate
-    message = f"Python {version} is not installed (looked in {root}/versions and on PATH)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+    return None
+
+
+def newest_python(oldest: str) -> str:
+    """The newest Python from PYTHON_MAX down to ``oldest`` that is installed.
+
+    On GitHub's runners, which set up every Python offered, that is PYTHON_MAX, or the test fails.
+    Elsewhere the newest Python offered may not be installable yet (3.14 on some machines), and
+    the newest one that is stands in for it.
+    """
+    if ON_GITHUB:
+        return find_python(PYTHON_MAX)
+    for minor in range(int(PYTHON_MAX.split(".")[1]), int(oldest.split(".")[1]) - 1, -1):
+        python = installed_python(f"3.{minor}")
+        if python:
+            return python
+    return find_python(PYTHON_MAX)
 
 
 def environment(**extra: str) -> dict[str, str]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from cookiecutter.hooks import run_script_with_context
 
+from local_extensions import PYTHON_END_OF_LIFE, oldest_supported_python
 from matrix import VARIANTS, variant_params
-from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, Baked
+from support import COOKIECUTTER, PYINFRA_MIN, PYTHON_MAX, ROOT, TEMPLATE_FOLDER, TEMPLATE_FOLDER_NAME, Baked
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,8 +75,44 @@ def test_every_choice_is_covered_by_a_variant() -> None:
         choices = value if isinstance(value, list) else [True, False] if isinstance(value, bool) else None
         if choices:
             default = choices[0] if isinstance(value, list) else value
+            if key == "min_python":  # the first choice is the default of the day: one of the others
+                assert default == "{{ oldest_supported_python() }}"
+                choices, default = choices[1:], oldest_supported_python()
             covered = {variant.get(key, default) for variant in VARIANTS.values()}
             assert covered == set(choices), f"no variant bakes {key} = {set(choices) - covered}"
+
+
+@pytest.mark.parametrize(
+    ("day", "default"),
+    [
+        (date(2026, 10, 31), "3.10"),  # the last day of 3.10's last month
+        (date(2026, 11, 1), "3.11"),
+        (date(2027, 10, 31), "3.11"),
+        (date(2027, 11, 1), "3.12"),
+        (date(2030, 10, 31), "3.14"),
+        (date(2031, 6, 1), "3.14"),  # all past their end: the newest offered, until a release adds more
+        (date(2024, 1, 1), "3.10"),
+    ],
+)
+def test_the_default_oldest_python_is_the_oldest_supported_upstream_that_day(day: date, default: str) -> None:
+    assert oldest_supported_python(day) == default
+
+
+def test_python_choices_are_the_end_of_life_table() -> None:
+    assert COOKIECUTTER["min_python"][1:] == list(PYTHON_END_OF_LIFE)
+    assert COOKIECUTTER["__python_max"] == list(PYTHON_END_OF_LIFE)[-1]
+    for version, (year, month) in PYTHON_END_OF_LIFE.items():  # the prompt shows the same dates
+        until = date(year, month, 1).strftime("%B %Y")
+        assert (
+            COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (upstream support ends {until})"
+        )
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
+def test_a_bake_defaults_to_the_oldest_python_supported_today(baked: Baked) -> None:
+    today = oldest_supported_python()
+    assert baked.context["min_python"] == today
+    assert f'requires-python = ">={today}"' in (baked.path / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_no_variable_is_named_template() -> None:
@@ -86,7 +126,9 @@ def test_every_prompt_has_text() -> None:
             continue
         assert key in prompts, f"{key} has no prompt text"
         if isinstance(value, list):
-            assert set(value) <= set(prompts[key]), f"{key}: a choice has no prompt text"
+            # Prompt texts are looked up by the rendered choice: the default of the day is one of the others.
+            choices = set(value) - {"{{ oldest_supported_python() }}"}
+            assert choices <= set(prompts[key]), f"{key}: a choice has no prompt text"
 
 
 @pytest.mark.parametrize("baked", variant_params(), indirect=True)
@@ -286,7 +328,7 @@ def test_the_template_folder_holds_only_tracked_files() -> None:
             "--ignored",
             "--porcelain",
             "--",
-            "{{cookiecutter.project_slug if checked(cookiecutter)}}",
+            TEMPLATE_FOLDER_NAME,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -299,7 +341,7 @@ def test_the_template_folder_holds_only_tracked_files() -> None:
 
 def test_files_copied_without_rendering_hold_no_jinja() -> None:
     # cookiecutter copies them as they are, so any Jinja in them would reach the project.
-    template = ROOT / "{{cookiecutter.project_slug if checked(cookiecutter)}}"
+    template = TEMPLATE_FOLDER
     copied = [
         path
         for pattern in COOKIECUTTER["_copy_without_render"]
@@ -309,3 +351,30 @@ def test_files_copied_without_rendering_hold_no_jinja() -> None:
     assert len(copied) >= len(COOKIECUTTER["_copy_without_render"])
     for path in copied:
         assert not re.search(r"\{\{|\{%|\{#", path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.parametrize("baked", variant_params("executing", "inventory", "inventory-mpl"), indirect=True)
+def test_ci_tests_every_python_offered_on_linux_and_the_newest_on_macos(baked: Baked, tmp_path: Path) -> None:
+    jobs = yaml.safe_load((baked.path / ".github/workflows/ci.yml").read_text(encoding="utf-8"))["jobs"]
+    oldest = int(baked.context["min_python"].split(".")[1])
+    pythons = [f"3.{minor}" for minor in range(oldest, int(PYTHON_MAX.split(".")[1]) + 1)]
+    assert jobs["test"]["strategy"]["matrix"]["python"] == pythons
+    assert pythons[-1] == PYTHON_MAX == "3.14"
+    macos = jobs["macos"]
+    assert macos["runs-on"] == "macos-latest"
+    assert "macos" in jobs["all-green"]["needs"]
+    (setup,) = [step for step in macos["steps"] if step.get("uses", "").startswith("actions/setup-python@")]
+    assert setup["with"]["python-version"] == PYTHON_MAX
+    runs = [step["run"] for step in macos["steps"] if "run" in step]
+    assert runs[-1].startswith("python -m pytest")
+    declare = [
+        step["run"] for step in macos["steps"] if step.get("name") == "Declare what macOS does not offer"
+    ]
+    assert len(declare) == (baked.kind == "executing")
+    if declare:
+        # The step turns the contract's configuration into one that lists su as not offered.
+        shutil.copytree(baked.path / "tests", tmp_path / "tests")
+        before = tomllib.loads((tmp_path / "tests/connector-contract.toml").read_text(encoding="utf-8"))
+        subprocess.run(["sh", "-c", declare[0]], cwd=tmp_path, check=True)
+        after = tomllib.loads((tmp_path / "tests/connector-contract.toml").read_text(encoding="utf-8"))
+        assert after == {**before, "unsupported": ["su", *before["unsupported"]]}

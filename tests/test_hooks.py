@@ -22,8 +22,9 @@ from cookiecutter.prompt import prompt_for_config
 from cookiecutter.utils import create_env_with_context
 from hypothesis import given, settings, strategies as st
 
+from local_extensions import PYTHON_END_OF_LIFE
 from matrix import BAD_VALUES, GOOD_VALUES, variant_params
-from support import PYTHON_MAX, ROOT, Baked, find_python
+from support import ON_GITHUB, PYTHON_MAX, ROOT, TEMPLATE_FOLDER, Baked, find_python, installed_python
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -159,21 +160,53 @@ def stdlib_and_keywords(python: str) -> dict[str, list[str]]:
     return dict(json.loads(result.stdout))
 
 
-# The oldest and the newest Python a package supports (CI has both), and the one running the tests.
-RUNNING_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
-PYTHONS = {"3.10", PYTHON_MAX} | (
-    {RUNNING_PYTHON} if sys.version_info[:2] <= (3, int(PYTHON_MAX[2:])) else set()
-)
+# The names every Python a baked package may support reserves, written down for each (the newest
+# may not be installable where the tests run).
+PYTHON_NAMES: dict[str, Any] = json.loads((ROOT / "tests" / "python_names.json").read_text(encoding="utf-8"))
+OFFERED = [version for version in PYTHON_NAMES if version != "about"]
 
 
-@pytest.mark.parametrize("version", sorted(PYTHONS))
-def test_the_rules_hold_what_every_supported_python_reserves(version: str) -> None:
+def test_the_names_are_written_down_for_every_python_offered() -> None:
+    assert list(PRE_GEN.CHOICES["min_python"]) == OFFERED
+    assert list(PYTHON_END_OF_LIFE) == OFFERED
+    assert OFFERED[0] == "3.10"
+    assert OFFERED[-1] == PYTHON_MAX
+    assert [f"3.{minor}" for minor in range(10, int(PYTHON_MAX[2:]) + 1)] == OFFERED
+
+
+def test_the_rules_hold_exactly_what_the_pythons_offered_reserve() -> None:
     # The rules are written out, not read from the Python that runs cookiecutter: on 3.11
-    # keyword.issoftkeyword("type") is False, and 3.10 has no tomllib.
+    # keyword.issoftkeyword("type") is False, 3.10 has no tomllib, and 3.14 added annotationlib.
+    def every(key: str) -> set[str]:
+        return {name for version in OFFERED for name in PYTHON_NAMES[version][key]}
+
+    assert every("keywords") == PRE_GEN.KEYWORDS
+    assert every("soft_keywords") == PRE_GEN.SOFT_KEYWORDS
+    # xxsubtype ships with CPython (an extension module in lib-dynload), though not in stdlib_module_names.
+    assert every("stdlib") | {"xxsubtype"} == PRE_GEN.STDLIB_MODULES
+    assert {"annotationlib", "compression", "tomllib", "distutils"} <= PRE_GEN.STDLIB_MODULES
+
+
+# Each Python offered that is installed here; GitHub's runners set up all of them.
+INSTALLED = [version for version in OFFERED if ON_GITHUB or installed_python(version)]
+
+
+def test_the_pythons_compared_are_named_and_include_the_oldest() -> None:
+    # The written names of a Python that is not installed stand in for it (3.14 where it cannot
+    # be installed yet); the oldest one offered is always compared.
+    assert "3.10" in INSTALLED
+    if ON_GITHUB:
+        assert INSTALLED == OFFERED
+
+
+@pytest.mark.parametrize("version", INSTALLED)
+def test_the_written_names_are_what_each_installed_python_reserves(version: str) -> None:
     names = stdlib_and_keywords(find_python(version))
-    assert set(names["keywords"]) <= PRE_GEN.KEYWORDS
-    assert set(names["soft_keywords"]) <= PRE_GEN.SOFT_KEYWORDS
-    assert {name for name in names["stdlib"] if PRE_GEN.NAME.fullmatch(name)} <= PRE_GEN.STDLIB_MODULES
+    assert names["keywords"] == PYTHON_NAMES[version]["keywords"]
+    assert names["soft_keywords"] == PYTHON_NAMES[version]["soft_keywords"]
+    assert [name for name in names["stdlib"] if PRE_GEN.NAME.fullmatch(name)] == PYTHON_NAMES[version][
+        "stdlib"
+    ]
 
 
 def test_the_rules_do_not_ask_the_running_python(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +214,7 @@ def test_the_rules_do_not_ask_the_running_python(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(keyword, "softkwlist", [])
     monkeypatch.setattr(keyword, "issoftkeyword", lambda _: False)
     answers = default_answers()
-    for value in ("type", "tomllib", "distutils", "match"):
+    for value in ("type", "tomllib", "distutils", "match", "annotationlib", "compression"):
         answers["package_name"] = value
         assert len(PRE_GEN.problems(answers)) == 1, value
 
@@ -332,7 +365,7 @@ def test_plain_answers_refuse_anything_but_plain_names(value: str) -> None:
 
 
 def test_post_gen_prune_table_names_files_the_template_has() -> None:
-    template = ROOT / "{{cookiecutter.project_slug if checked(cookiecutter)}}"
+    template = TEMPLATE_FOLDER
     for paths in POST_GEN.ONLY_FOR.values():
         for path in paths:
             assert (template / path.replace("{package_name}", "{{cookiecutter.package_name}}")).exists(), path

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from local_extensions import PYTHON_END_OF_LIFE
 from matrix import VARIANTS, installs
 from support import IN_CI, PYINFRA_MIN, Installed, describe, missing_privileges, run
 
@@ -30,6 +31,20 @@ def test_pyinfra_version_is_the_one_asked_for(installed: Installed) -> None:
     assert result.returncode == 0, describe(result)
     if installed.pyinfra == "floor":
         assert result.stdout.strip() in (PYINFRA_MIN, f"{PYINFRA_MIN}.0")
+
+
+@pytest.mark.parametrize("installed", installs("executing")[:2], indirect=True)
+def test_the_pythons_offered_are_those_pyinfra_declares(installed: Installed) -> None:
+    # The oldest and the newest pyinfra the package supports: min_python offers every Python they
+    # declare, and no other (PYTHON_END_OF_LIFE in local_extensions.py, __python_max).
+    script = (
+        "from importlib.metadata import metadata; print(*sorted(c.rsplit(' ', 1)[1] for c in "
+        "metadata('pyinfra').get_all('Classifier') if c.startswith('Programming Language :: Python :: 3.')))"
+    )
+    result = run([installed.python, "-c", script])
+    assert result.returncode == 0, describe(result)
+    declared = sorted(result.stdout.split(), key=lambda version: int(version.split(".")[1]))
+    assert declared == list(PYTHON_END_OF_LIFE), f"pyinfra ({installed.pyinfra}) declares {declared}"
 
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)

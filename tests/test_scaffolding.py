@@ -24,7 +24,16 @@ import yaml
 from jinja2 import Environment
 
 import local_extensions
-from support import COOKIECUTTER, ROOT, command_lines, describe, fenced_blocks, run, run_documented
+from support import (
+    COOKIECUTTER,
+    ROOT,
+    TEMPLATE_FOLDER_NAME,
+    command_lines,
+    describe,
+    fenced_blocks,
+    run,
+    run_documented,
+)
 
 pytestmark = pytest.mark.slow  # git repositories of the template, cruft, and bakes through them
 
@@ -323,7 +332,7 @@ LOCAL_CHANGE = "\nThis line was written in the project.\n"
 
 
 def change_the_template(repo: Path) -> None:
-    readme = repo / "{{cookiecutter.project_slug if checked(cookiecutter)}}" / "CONTRIBUTING.md"
+    readme = repo / TEMPLATE_FOLDER_NAME / "CONTRIBUTING.md"
     readme.write_text(readme.read_text(encoding="utf-8") + CHANGE, encoding="utf-8")
     git("commit", "-q", "-am", "Tell contributors one more thing", cwd=repo)
 

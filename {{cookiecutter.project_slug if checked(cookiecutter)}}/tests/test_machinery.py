@@ -27,7 +27,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
-from {{ cookiecutter.package_name }} import _process
+from {{ cookiecutter.package_name }} import _exec, _process
 from {{ cookiecutter.package_name }}.connector import (
     NAME,
     TARGET_KEY,
@@ -266,8 +266,23 @@ rm -rf "$d"
 """
 
 
+@pytest.fixture(params=["proc", "no-proc"])
+def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Find processes through /proc, or as where there is none (macOS, the BSDs): through ps, here
+    (_process._proc) and in the scripts that run on the target (guard.sh and stop.sh)."""
+    if request.param == "no-proc":
+        missing = "/nonexistent/proc"
+        assert not os.path.exists(missing)
+        monkeypatch.setattr(_process, "_proc", missing)
+        for script in ("_GUARD", "_STOP"):
+            text = getattr(_exec, script)
+            assert "/proc/" in text
+            monkeypatch.setattr(_exec, script, text.replace("/proc/", f"{missing}/"))
+    return str(request.param)
+
+
 def test_a_timeout_stops_the_command_on_the_target_when_the_transport_relays_no_signal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
 ) -> None:
     cli = tmp_path / "no-relay-cli"
     cli.write_text(NO_RELAY_CLI)
@@ -280,13 +295,42 @@ def test_a_timeout_stops_the_command_on_the_target_when_the_transport_relays_no_
     host = connect("pinned")
     assert host.run_shell_command("echo relayed")[1].stdout_lines == ["relayed"]
     beat = tmp_path / "beat"
+    # The loop runs in a subshell, a process under the command's: stop.sh finds the guard, and the
+    # guard finds the loop as its descendant.
     with pytest.raises(TimeoutError):
-        host.run_shell_command(f"while :; do echo . >>{beat}; sleep 0.05; done", _timeout=0.5)
-    time.sleep(0.3)  # the guard may still be stopping it: it is signalled, not waited for
+        host.run_shell_command(f"(while :; do echo . >>{beat}; sleep 0.05; done); exit", _timeout=0.5)
+    # The guard is signalled, not waited for: give it until the heartbeat stops, on a busy machine too.
+    size, deadline = -1, time.monotonic() + 10
+    while beat.stat().st_size != size and time.monotonic() < deadline:
+        size = beat.stat().st_size
+        time.sleep(0.3)
+    assert size > 0, "the command never ran"
+    time.sleep(0.5)
+    assert beat.stat().st_size == size, "the command kept running on the target after its timeout"
+
+
+def test_a_timeout_stops_what_the_command_started_here(tmp_path: Path, processes: str) -> None:
+    # This side stops the command's process tree, found through /proc or ps, without the guard.
+    beat = tmp_path / "beat"
+    with pytest.raises(TimeoutError):
+        _process.run(["sh", "-c", f"(while :; do echo . >>{beat}; sleep 0.05; done); exit"], timeout=0.5)
     size = beat.stat().st_size
     assert size, "the command never ran"
     time.sleep(0.5)
-    assert beat.stat().st_size == size, "the command kept running on the target after its timeout"
+    assert beat.stat().st_size == size, "what the command started kept running after its timeout"
+
+
+def test_importing_the_package_without_posix_process_interfaces_says_why() -> None:
+    # Windows has no fcntl (nor posix_spawn). A Python that cannot import fcntl, through None in
+    # sys.modules (Python's documented way to make an import fail), meets the package as there.
+    script = "import sys; sys.modules['fcntl'] = None; import {{ cookiecutter.package_name }}"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "ImportError: {{ cookiecutter.package_name }} runs local processes through POSIX interfaces "
+        f"(posix_spawn, fcntl) that this platform ({sys.platform}) lacks: it supports Linux, macOS and "
+        "other POSIX systems, not Windows."
+    ), result.stderr
 
 
 def test_connect_fails_for_a_target_the_cli_does_not_know(exec_style: Path) -> None:

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
+
+# Windows has neither fcntl nor posix_spawn: say so when the package is imported (it imports this
+# module first), before gevent and pyinfra, which import fcntl themselves on POSIX systems.
+try:
+    import fcntl
+except ImportError:
+    _POSIX = False
+else:
+    _POSIX = hasattr(os, "posix_spawnp")
+if not _POSIX:
+    raise ImportError(
+        f"{__package__} runs local processes through POSIX interfaces (posix_spawn, fcntl) that this "
+        f"platform ({sys.platform}) lacks: it supports Linux, macOS and other POSIX systems, not Windows."
+    )
 
 import gevent
 from gevent import Greenlet
@@ -32,6 +46,11 @@ TRANSFER_PIPE_SIZE = 1024 * 1024
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 _splice: Callable[..., int] | None = getattr(os, "splice", None)
 """splice(2), where the kernel has it (Linux); None elsewhere, and in tests of the fallback."""
+_proc = "/proc"
+"""Where the process file system is (Linux). Where there is none (macOS, the BSDs), the process
+table comes from ``ps``, and a background process that a command left behind, no longer anyone's
+descendant, is not found by the pipes it holds (sh/guard.sh has the same limit). Tests point this
+at a missing folder to run that path on Linux too."""
 TERM_GRACE_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
 
@@ -304,19 +323,19 @@ def _pipe_holders(fds: Iterable[int]) -> list[int]:
     for fd in fds:
         with contextlib.suppress(OSError):
             names.add(f"pipe:[{os.fstat(fd).st_ino}]")
-    if not names or not os.path.isdir("/proc/self/fd"):
+    if not names or not os.path.isdir(f"{_proc}/self/fd"):
         return []
     found: list[int] = []
-    for entry in os.listdir("/proc"):
+    for entry in os.listdir(_proc):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
-            fd_names = os.listdir(f"/proc/{entry}/fd")
+            fd_names = os.listdir(f"{_proc}/{entry}/fd")
         except OSError:
             continue  # exited meanwhile, or another user's
         for fd_name in fd_names:
             try:
-                if os.readlink(f"/proc/{entry}/fd/{fd_name}") in names:
+                if os.readlink(f"{_proc}/{entry}/fd/{fd_name}") in names:
                     found.append(int(entry))
                     break
             except OSError:
@@ -326,11 +345,11 @@ def _pipe_holders(fds: Iterable[int]) -> list[int]:
 
 def _process_table() -> Iterator[tuple[int, int]]:
     """``(pid, parent pid)`` of every process: from /proc where there is one, else from ``ps``."""
-    if os.path.isdir("/proc/self"):
-        for entry in os.listdir("/proc"):
+    if os.path.isdir(f"{_proc}/self"):
+        for entry in os.listdir(_proc):
             if entry.isdigit():
                 try:
-                    with open(f"/proc/{entry}/stat", "rb") as stat:
+                    with open(f"{_proc}/{entry}/stat", "rb") as stat:
                         # "pid (command) state ppid ...": the command may hold spaces and parentheses.
                         fields = stat.read().rsplit(b")", 1)[1].split()
                 except OSError:
@@ -349,7 +368,7 @@ def _process_table() -> Iterator[tuple[int, int]]:
 
 def _is_zombie(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
+        with open(f"{_proc}/{pid}/stat", "rb") as stat:
             return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
     except (OSError, IndexError):
         return False  # gone, or no /proc: then waiting for a zombie only costs the grace period

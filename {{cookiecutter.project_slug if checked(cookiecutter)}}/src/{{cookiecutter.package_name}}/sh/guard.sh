@@ -30,6 +30,27 @@ s() {
   exit "$1"
 }
 
+# d PID: the processes under PID (its children, theirs, ...), one a line, from one look at the
+# process table: /proc where there is one, else ps.
+d() {
+  r=$1
+  {
+    if [ -r /proc/self/stat ]; then
+      for f in /proc/[0-9]*/stat; do
+        { read -r l <"$f"; } 2>/dev/null || continue
+        f=${f#/proc/}
+        # "PID (COMMAND) STATE PPID ...": the command may hold spaces and parentheses.
+        # shellcheck disable=SC2086 # the fields after the command, split
+        set -- ${l##*") "}
+        echo "${f%/stat} $2"
+      done
+    else
+      ps -A -o pid= -o ppid=
+    fi
+  } | awk -v r="$r" '{ c[$2] = c[$2] " " $1 }
+    END { q = c[r]; while (q != "") { n = split(q, a, " "); q = ""; for (i = 1; i <= n; i++) { print a[i]; q = q c[a[i]] } } }'
+}
+
 # h: the other processes whose stdout or stderr is the guard's stdout or stderr pipe, one a line: a
 # background process the command left behind, which is nobody's descendant any more, keeps them.
 # Found through /proc where there is one.

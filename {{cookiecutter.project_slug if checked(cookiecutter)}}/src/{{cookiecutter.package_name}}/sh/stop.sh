@@ -23,7 +23,8 @@ if [ -r /proc/self/cmdline ]; then
     done
   done
 else
-  ps -A -o pid= -o args= | awk -v n="$n" '{ for (i = 2; i <= NF; i++) if ($i == n) { print $1; break } }' |
+  # -ww: whole command lines, whatever COLUMNS says (procps cuts them to it even into a pipe).
+  ps -A -ww -o pid= -o args= | awk -v n="$n" '{ for (i = 2; i <= NF; i++) if ($i == n) { print $1; break } }' |
     while read -r p; do kill -TERM "$p" 2>/dev/null; done
 fi
 exit 0
