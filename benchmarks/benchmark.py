@@ -17,6 +17,11 @@ pool. A transfer that does not finish within TRANSFER_TIMEOUT is killed with eve
 started, its rows show FAILED, and the run exits with status 1, with --quick too: a hang is a
 bug, not a slow figure.
 
+First green: from a fresh copy of this checkout to the baked project's first passing test run,
+with pip and with uv, running the command lines of the README's "Set up" section as shown, one
+after the other, with ``sh -c``. Each path runs once first to fill pip's and uv's download caches
+(not timed: that is the network's time), then the timed runs, each in a new copy of the checkout.
+
 The same file is the probe that runs inside the baked environments: ``--probe NAME ...``.
 """
 
@@ -27,6 +32,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -43,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 TRANSFER_TIMEOUT = 60.0
 """Seconds a process that moves files may take, a few transfers of the largest file included."""
+FIRST_GREEN_TIMEOUT = 600.0
+"""Seconds one README set-up line may take; a cold cache downloads every package."""
 ROUNDS = 3
 """Transfers in a row in one monkey-patched process: uploads hung through the command line from the
 second one on, when closing a pipe under gevent's monkey-patching waited for a loop that slept."""
@@ -263,19 +271,30 @@ def finish(process: subprocess.Popen[Any], timeout: float | None) -> Any:
             process.returncode = os.waitstatus_to_exitcode(os.wait4(process.pid, 0)[1])
 
 
-def timed_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> float:
-    """Seconds that ``args`` takes; :class:`Hung` if it takes more than ``timeout``."""
+def run_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> tuple[float, str]:
+    """Seconds that ``args`` takes, and what it printed; :class:`Hung` if it takes more than
+    ``timeout``. stdin is closed: a command that would ask a question fails."""
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [str(arg) for arg in args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+            [str(arg) for arg in args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **kwargs,
         )
         finish(process, timeout)
         seconds = time.perf_counter() - started
+        out.seek(0)
         if process.returncode:
-            out.seek(0)
             raise SystemExit(f"failed: {' '.join(map(str, args))}\n{out.read()}")
-        return seconds
+        return seconds, out.read()
+
+
+def timed_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> float:
+    """Seconds that ``args`` takes; :class:`Hung` if it takes more than ``timeout``."""
+    return run_within(args, timeout, **kwargs)[0]
 
 
 def probe(
@@ -295,6 +314,31 @@ def probe(
         if process.returncode:
             raise SystemExit(f"probe {args} failed:\n{out.read()}\n{err.read()}")
         return json.loads(out.read()), usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+
+def set_up_paths(readme: str) -> dict[str, list[str]]:
+    """The command lines of the README's "Set up" section, before its subsections, by path: each
+    ``sh`` block is one path, named by its first comment line (``# With pip``, ``# With uv``)."""
+    section = readme.split("\n## Set up\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    paths = {}
+    for block in section.split("```sh\n")[1:]:
+        lines = block.split("```", 1)[0].splitlines()
+        name = lines[0].removeprefix("# With ").strip()
+        paths[name] = [line for line in lines[1:] if line.strip() and not line.startswith("#")]
+    return paths
+
+
+PYTEST_SUMMARY = re.compile(r"^=* ?(\d+ passed[^=]*?) in ([0-9.]+)s\b", re.MULTILINE)
+
+
+def checkout_copy(destination: Path) -> Path:
+    """This checkout's files as a fresh clone has them: tracked, and new ones not ignored."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
+    return destination
 
 
 class Bench:
@@ -585,6 +629,82 @@ class Bench:
             Row("contract tests, outside the CLI tests (seconds)", times, [], "s", 10.0, "absolute")
         )
 
+    def first_green_env(self) -> dict[str, str]:
+        """The environment of a person's shell: uv on PATH, no virtual environment active, and
+        cookiecutter's replay files kept in the scratch folder."""
+        tools = self.work / "tools"
+        tools.mkdir(exist_ok=True)
+        for name in ("uv", "uvx"):
+            found = Path(sys.executable).with_name(name)
+            if not found.exists():
+                on_path = shutil.which(name)
+                if not on_path:
+                    raise SystemExit(f"{name} is not installed: the test group of pyproject.toml has it")
+                found = Path(on_path)
+            (tools / name).unlink(missing_ok=True)
+            (tools / name).symlink_to(found)
+        config = self.work / "cookiecutter-config.yaml"
+        config.write_text(
+            f"cookiecutters_dir: {self.work / 'cookiecutters'}\nreplay_dir: {self.work / 'replay'}\n"
+        )
+        ours = {str(Path(sys.executable).parent)}
+        if os.environ.get("VIRTUAL_ENV"):
+            ours.add(str(Path(os.environ["VIRTUAL_ENV"]) / "bin"))
+        path = [str(tools), *(entry for entry in os.environ["PATH"].split(os.pathsep) if entry not in ours)]
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))
+        }
+        return {**env, "PATH": os.pathsep.join(path), "COOKIECUTTER_CONFIG": str(config)}
+
+    def first_green(
+        self, path: str, lines: list[str], env: dict[str, str], index: int
+    ) -> tuple[float, float]:
+        """Run one path's set-up lines in a new copy of the checkout: seconds from the first line to
+        the end of the last, and the seconds the baked tests took by pytest's own report."""
+        checkout = checkout_copy(self.work / f"first-green-{path}-{index}" / "checkout")
+        seconds, output = 0.0, ""
+        for line in lines:
+            try:
+                took, output = run_within(["sh", "-c", line], FIRST_GREEN_TIMEOUT, cwd=checkout, env=env)
+            except Hung as error:
+                raise SystemExit(f"{error}: {line}") from None
+            seconds += took
+            self.log(f"  {path}: {took:.1f} s  {line}")
+        found = PYTEST_SUMMARY.findall(output)
+        if not found or "failed" in found[-1][0] or "error" in found[-1][0]:
+            raise SystemExit(f"the {path} set-up did not end in a passing test run:\n{output}")
+        shutil.rmtree(checkout.parent)
+        return seconds, float(found[-1][1])
+
+    def measure_first_green(self) -> None:
+        paths = set_up_paths((ROOT / "README.md").read_text(encoding="utf-8"))
+        if sorted(paths) != ["pip", "uv"]:
+            raise SystemExit(f"the README's Set up shows these paths, not pip and uv: {sorted(paths)}")
+        env = self.first_green_env()
+        totals: dict[str, list[float]] = {"pip": [], "uv": []}
+        suite: list[float] = []
+        runs = 1 if self.quick else max(1, self.reps - 2)
+        for index in range(runs + (0 if self.quick else 1)):
+            for path in ("pip", "uv"):
+                seconds, tests = self.first_green(path, paths[path], env, index)
+                if index or self.quick:  # in full runs, the first one fills the download caches
+                    totals[path].append(seconds)
+                    suite.append(tests)
+        for path, target in (("pip", 30.0), ("uv", 20.0)):
+            self.rows.append(
+                Row(
+                    f"first green with {path}: checkout to passing baked tests (seconds)",
+                    totals[path],
+                    [],
+                    "s",
+                    target,
+                    "absolute",
+                )
+            )
+        self.rows.append(
+            Row("baked tests in those runs, by pytest (seconds)", suite, [], "s", 10.0, "absolute")
+        )
+
     def report(self) -> bool:
         header = ("Measure", "Ours", "Baseline", "Ours vs baseline", "Target", "")
         lines = []
@@ -665,6 +785,8 @@ def main() -> int:
         bench.measure_inventory(inventory_python)
         bench.log("baking the template")
         bench.measure_bake()
+        bench.log("first green: the README's set-up lines, with pip and with uv")
+        bench.measure_first_green()
         met = bench.report()
     if any(row.failure for row in bench.rows):
         return 1  # a hang, with --quick too

@@ -69,14 +69,18 @@ def next_steps(answers: dict[str, object]) -> str:
     )
     # pre-commit installs its hook into a git repository, which a new project is not yet.
     pre_commit = "  git init\n  .venv/bin/pre-commit install\n" if answers["pre_commit"] else ""
+    uv_pre_commit = "  git init\n  uv run pre-commit install\n" if answers["pre_commit"] else ""
     return f"""
 Created {answers["project_slug"]}: the @{answers["connector_name"]} pyinfra connector ({answers["connector_kind"]}).
 
-Next steps:
+Next steps, with pip:
   cd {answers["project_slug"]}
   python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip
   .venv/bin/python -m pip install -e . --group dev
 {pre_commit}  .venv/bin/python -m pytest
+or with uv, whose first run makes .venv with the dev group:
+  cd {answers["project_slug"]}
+{uv_pre_commit}  uv run pytest
 Then point it at your system: {seam}.
 """
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,15 +31,44 @@ from support import (
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def setup_commands() -> list[str]:
-    block = README.split("## Set up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+def load_benchmark() -> Any:
+    spec = importlib.util.spec_from_file_location("benchmark", ROOT / "benchmarks" / "benchmark.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_set_up_is_two_commands_bake_then_test() -> None:
-    bake, test = setup_commands()
-    assert "cookiecutter --no-input ." in bake
-    assert test.endswith("-m pytest")
+def set_up_paths() -> dict[str, list[str]]:
+    """The Set up section's command lines by path (pip, uv), read as the benchmark reads them."""
+    paths: dict[str, list[str]] = load_benchmark().set_up_paths(README)
+    return paths
+
+
+def template_test_command() -> str:
+    (line,) = [
+        line
+        for language, text in fenced_blocks(README, "The template's own tests")
+        for line in command_lines(language, text)
+    ]
+    return line
+
+
+def test_set_up_is_two_commands_bake_then_test_with_pip_and_with_uv() -> None:
+    paths = set_up_paths()
+    assert sorted(paths) == ["pip", "uv"]
+    for bake, test in paths.values():
+        assert bake.endswith("cookiecutter --no-input ."), bake
+        assert test.startswith("cd pyinfra-acme && "), test
+        assert test.endswith(("-m pytest", "uv run pytest")), test
+    assert paths["uv"][0].startswith("uvx "), paths
+    # The benchmark times what the README shows: the lines it reads are those a Markdown parser finds.
+    shown = [
+        line for language, text in fenced_blocks(README, "Set up") for line in command_lines(language, text)
+    ]
+    assert shown == [*paths["pip"], *paths["uv"], template_test_command()]
 
 
 def test_ci_runs_the_readme_test_command_unchanged() -> None:
@@ -47,7 +78,7 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
         for line in ci.splitlines()
         if line and not line.startswith(("#", " ")) and "=" not in line.split()[0]
     ]
-    assert commands[-1] == setup_commands()[1]
+    assert commands[-1] == template_test_command()
 
 
 # Every command line of this README (its sh, shell and console blocks; the CI recipe's YAML is run by
@@ -56,6 +87,11 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
 RUN_BY = {
     "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip cookiecutter && "
     ".venv/bin/cookiecutter --no-input .": "test_scaffolding.py::test_the_readme_set_up_line_bakes_in_a_checkout",
+    # The benchmark's quick mode runs both set-up paths as shown, and fails unless the baked tests pass.
+    "cd pyinfra-acme && python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip && "
+    ".venv/bin/python -m pip install -e . --group test && .venv/bin/python -m pytest": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
+    "uvx cookiecutter --no-input .": "test_readme.py::test_the_uv_set_up_and_next_steps_work_in_a_checkout",
+    "cd pyinfra-acme && uv run pytest": "test_readme.py::test_the_uv_set_up_and_next_steps_work_in_a_checkout",
     # CI runs it: .ci/run ends with this very line.
     "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip "
     "install --group test && .venv/bin/python -m pytest": "test_readme.py::test_ci_runs_the_readme_test_command_unchanged",
@@ -253,6 +289,13 @@ def test_every_line_of_the_baked_readme_use_section_runs(
 
 # The next steps the post-generation hook prints, run in a fresh bake.
 
+
+def printed_steps(output: str, heading: str) -> list[str]:
+    """The indented lines that follow ``heading`` in what the post-generation hook printed."""
+    printed = output.split(f"\n{heading}\n", 1)[1].splitlines()
+    return [line.strip() for line in itertools.takewhile(lambda line: line.startswith("  "), printed)]
+
+
 # The printed steps this test does not run itself, and what runs them. The `install` fixture makes
 # a venv for the same answers with the same commands (pip install . --group dev, not editable, so
 # that the other tests keep using the session's bake), and test_install.py runs the baked tests in
@@ -282,8 +325,7 @@ def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> No
         env={"COOKIECUTTER_CONFIG": str(config)},
     )
     assert result.returncode == 0, describe(result)
-    printed = result.stdout.split("\nNext steps:\n", 1)[1].splitlines()
-    steps = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("  "), printed)]
+    steps = printed_steps(result.stdout, "Next steps, with pip:")
     assert steps.index("git init") < steps.index(".venv/bin/pre-commit install"), steps
 
     installed = install("executing", "latest")  # the same answers: the defaults
@@ -308,3 +350,57 @@ def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> No
 
     develop = (cwd / "README.md").read_text(encoding="utf-8").split("\n## Develop\n", 1)[1]
     assert develop.index("`git init`") < develop.index("pre-commit install`"), develop
+
+
+UV_STEPS = "or with uv, whose first run makes .venv with the dev group:"
+
+
+def test_the_uv_set_up_and_next_steps_work_in_a_checkout(tmp_path: Path) -> None:
+    """The README's uv path, run as shown in a fresh copy of this checkout with uv on PATH and no
+    virtual environment active: ``uvx cookiecutter`` bakes and prints the uv next steps; those run
+    in order in the new project (``git init`` before ``uv run pre-commit install``, which writes git's
+    hook), the last of them being the README's ``uv run pytest``, whose baked tests pass. The baked
+    README's Develop section shows the same uv lines. uv reaches PyPI for what its cache lacks."""
+    checkout = tmp_path / "checkout"
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
+    assert listed.returncode == 0, describe(listed)
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, checkout / name)
+    tools = tmp_path / "tools"  # uv alone, not the test venv's python or pytest
+    tools.mkdir()
+    for name in ("uv", "uvx"):
+        (tools / name).symlink_to(Path(sys.executable).with_name(name))
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
+    env = {
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "COOKIECUTTER_CONFIG": str(config),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+    }
+    bake, test = set_up_paths()["uv"]
+    baked = run_documented(bake, checkout, env, timeout=600)
+    assert baked.returncode == 0, describe(baked)
+    steps = printed_steps(baked.stdout, UV_STEPS)
+    assert steps[0] == "cd pyinfra-acme", steps
+    assert steps.index("git init") < steps.index("uv run pre-commit install"), steps
+    assert test == f"{steps[0]} && {steps[-1]}", (test, steps)
+    project = checkout / "pyinfra-acme"
+    for step in steps[1:-1]:
+        done = run_documented(step, project, env, timeout=600)
+        assert done.returncode == 0, f"this next step failed: {step}\n{describe(done)}"
+    assert "pre-commit" in (project / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8")
+    tested = run_documented(test, checkout, env, timeout=600)
+    assert tested.returncode == 0, f"this README line failed: {test}\n{describe(tested)}"
+    assert re.search(r"^=+ \d+ passed", tested.stdout, flags=re.MULTILINE), describe(tested)
+    assert (project / "uv.lock").is_file()
+
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    develop = [
+        line for language, text in fenced_blocks(readme, "Develop") for line in command_lines(language, text)
+    ]
+    assert steps[-1] in develop, develop
+    assert "`uv run pre-commit install`" in readme.split("\n## Develop\n", 1)[1]

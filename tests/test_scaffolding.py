@@ -210,7 +210,7 @@ def test_the_readme_set_up_line_bakes_in_a_checkout(template_repo: Path, tmp_pat
     commands = [
         line for language, text in fenced_blocks(readme, "Set up") for line in command_lines(language, text)
     ]
-    (line,) = [line for line in commands if line.endswith("cookiecutter --no-input .")]
+    (line,) = [line for line in commands if line.endswith(".venv/bin/cookiecutter --no-input .")]
     checkout = tmp_path / "checkout"
     shutil.copytree(template_repo, checkout, symlinks=True)
     result = run_documented(line, checkout, {"COOKIECUTTER_CONFIG": str(user_config(tmp_path))}, timeout=600)
