@@ -355,6 +355,7 @@ def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> No
 UV_STEPS = "or with uv, whose first run makes .venv with the dev group:"
 
 
+@pytest.mark.slow  # installs the baked project with uv and runs its tests
 def test_the_uv_set_up_and_next_steps_work_in_a_checkout(tmp_path: Path) -> None:
     """The README's uv path, run as shown in a fresh copy of this checkout with uv on PATH and no
     virtual environment active: ``uvx cookiecutter`` bakes and prints the uv next steps; those run
