@@ -9,7 +9,9 @@ configuration, and run::
 The connector is loaded through pyinfra's own entry-point discovery, so a passing run also proves
 that it is registered. ``connector-contract.toml`` (next to this folder) names the connector, its
 target and what it cannot offer; every check skipped for that reason is listed by name at the end
-of the run.
+of the run. So is every check of a privilege (passwordless ``sudo`` or ``su``) that the target
+turns out not to have: it is not checked, and says so, unless the configuration lists it in
+``offered`` or the run is under ``CI=true``, where a missing one fails.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ CAPABILITIES = {
     "unreachable-target": "a target that cannot be reached, for connect() failure",
     "many-hosts": "20 hosts of this connector at once",
 }
+# What the contract can find missing on the target by trying it: where the configuration does not
+# say, a missing one is reported as not checked, except under CI, where it fails.
+PROBED = ("sudo", "su")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CLI_TIME_LIMIT = 120.0
 """Seconds a pyinfra command line the contract runs may take, unless configured otherwise: far more
 than any of them needs, so that a hang fails its test, naming where it hung, and stalls nothing."""
@@ -63,6 +69,7 @@ class Contract:
     many_hosts_target: str
     unsupported: frozenset[str]
     config_dir: Path
+    offered: frozenset[str] = frozenset()
     cli_time_limit: float = CLI_TIME_LIMIT
 
     def inventory_name(self, target: str | None = None) -> str:
@@ -77,7 +84,8 @@ class Contract:
 
 
 _CONTRACT = pytest.StashKey[Contract]()
-_SKIPPED = pytest.StashKey[dict[str, int]]()
+_SKIPPED = pytest.StashKey[dict[tuple[str, str], tuple[str, int]]]()
+"""(why, capability) -> (detail, number of tests) for every check that was not run."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -132,11 +140,15 @@ def _load_contract(config: pytest.Config) -> Contract:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
-    unknown = set(data.get("unsupported", ())) - set(CAPABILITIES)
-    if unknown:
-        raise pytest.UsageError(
-            f"{path}: unknown capabilities in 'unsupported': {sorted(unknown)}; known: {sorted(CAPABILITIES)}"
-        )
+    for key, known in (("unsupported", CAPABILITIES), ("offered", PROBED)):
+        unknown = set(data.get(key, ())) - set(known)
+        if unknown:
+            raise pytest.UsageError(
+                f"{path}: unknown capabilities in {key!r}: {sorted(unknown)}; known: {sorted(known)}"
+            )
+    both = set(data.get("unsupported", ())) & set(data.get("offered", ()))
+    if both:
+        raise pytest.UsageError(f"{path}: {sorted(both)} in both 'unsupported' and 'offered'")
     connector = config.getoption("--connector", None) or data.get("connector")
     if not connector:
         raise pytest.UsageError(
@@ -160,6 +172,7 @@ def _load_contract(config: pytest.Config) -> Contract:
         many_hosts_target=data.get("many_hosts_target", ""),
         unsupported=frozenset(unsupported),
         config_dir=path.parent,
+        offered=frozenset(data.get("offered", ())),
         cli_time_limit=float(limit),
     )
 
@@ -195,8 +208,7 @@ def _contract_requirements(
     for marker in request.node.iter_markers("capability"):
         name = marker.args[0]
         if name in contract.unsupported:
-            skipped = request.config.stash[_SKIPPED]
-            skipped[name] = skipped.get(name, 0) + 1
+            not_run(request.config, f"not checked, not offered per {CONFIG_NAME}", name)
             pytest.skip(f"capability {name!r} not offered, per {CONFIG_NAME}: {CAPABILITIES[name]}")
     previous = Path.cwd()
     os.chdir(contract.config_dir)  # paths in the configuration are relative to it
@@ -204,6 +216,42 @@ def _contract_requirements(
         yield
     finally:
         os.chdir(previous)
+
+
+def not_run(config: pytest.Config, why: str, capability: str, detail: str = "") -> None:
+    """Count a check that is not run, for the summary at the end."""
+    skipped = config.stash[_SKIPPED]
+    count = skipped.get((why, capability), (detail, 0))[1]
+    skipped[why, capability] = (detail, count + 1)
+
+
+def missing_on_the_target(config: pytest.Config, capability: str, problem: str) -> None:
+    """The target lacks a capability that a check needs: the check fails or, for a privilege the
+    configuration does not promise, outside CI, is reported as not checked."""
+    contract = _contract(config)
+    what = f"{capability!r} ({CAPABILITIES[capability]})"
+    if capability not in PROBED:
+        pytest.fail(
+            f"{problem}: where the target does not offer {what}, list it in 'unsupported' in {CONFIG_NAME}",
+            pytrace=False,
+        )
+    if capability in contract.offered:
+        pytest.fail(
+            f"{problem}, but {CONFIG_NAME} lists {capability!r} in 'offered': give the target {what}, "
+            "or list it in 'unsupported' instead",
+            pytrace=False,
+        )
+    if IN_CI:
+        pytest.fail(
+            f"{problem}: under CI=true every privilege is checked; give the target {what}, or list "
+            f"{capability!r} in 'unsupported' in {CONFIG_NAME}",
+            pytrace=False,
+        )
+    not_run(config, "not checked, the target lacks it", capability, problem)
+    pytest.skip(
+        f"capability {capability!r} not checked: {problem}; list it in 'offered' in {CONFIG_NAME} to make "
+        "that a failure, or in 'unsupported'"
+    )
 
 
 @pytest.fixture
@@ -242,9 +290,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     contract = config.stash[_CONTRACT]
     terminalreporter.write_sep("-", f"connector contract: @{contract.connector}")
     skipped = config.stash[_SKIPPED]
-    for name, count in sorted(skipped.items()):
+    for (why, name), (detail, count) in sorted(skipped.items()):
         terminalreporter.write_line(
-            f"not checked, not offered per {CONFIG_NAME}: {name} ({CAPABILITIES[name]}): {count} test(s)"
+            f"{why}: {name} ({CAPABILITIES[name]}): {count} test(s){f': {detail}' if detail else ''}"
         )
     if not skipped:
         terminalreporter.write_line("every capability this connector's checks need was checked")

@@ -26,7 +26,7 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .conftest import CAPABILITIES, CONFIG_NAME, Contract
+from .conftest import Contract, missing_on_the_target
 
 pytestmark = pytest.mark.executing
 
@@ -171,35 +171,32 @@ def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
     assert stdout(host, "pwd -P", _chdir=directory).endswith("/with space, 'quotes' and $dollar")
 
 
-def require(host: Host, capability: str, probe: str) -> None:
-    """Fail with what to do when the target lacks a capability the configuration says it has."""
+def require(request: pytest.FixtureRequest, host: Host, capability: str, probe: str) -> None:
+    """Fail, or for a privilege not checked, say so, when the target lacks a capability (see
+    ``missing_on_the_target``), with what to do about it."""
     ok, _ = run(host, f"{probe} </dev/null >/dev/null 2>&1")
     if not ok:
-        pytest.fail(
-            f"the target cannot run {probe!r}: where it does not offer {capability!r} "
-            f"({CAPABILITIES[capability]}), list it in 'unsupported' in {CONFIG_NAME}",
-            pytrace=False,
-        )
+        missing_on_the_target(request.config, capability, f"the target cannot run {probe!r}")
 
 
 @pytest.mark.capability("bash")
-def test_shell_executable_reaches_the_command(host: Host) -> None:
-    require(host, "bash", "bash -c true")
+def test_shell_executable_reaches_the_command(request: pytest.FixtureRequest, host: Host) -> None:
+    require(request, host, "bash", "bash -c true")
     assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
 
 
 @pytest.fixture
-def sudo(host: Host) -> None:
-    require(host, "sudo", "sudo -n true")
+def sudo(request: pytest.FixtureRequest, host: Host) -> None:
+    require(request, host, "sudo", "sudo -n true")
 
 
 @pytest.fixture
-def su(host: Host) -> dict[str, Any]:
+def su(request: pytest.FixtureRequest, host: Host) -> dict[str, Any]:
     """What running ``su`` takes on this target: nothing as root, else passwordless sudo."""
     ok, _ = run(host, "su -s /bin/sh nobody -c true </dev/null >/dev/null 2>&1")
     if ok:
         return {}
-    require(host, "su", "sudo -n su -s /bin/sh nobody -c true")
+    require(request, host, "su", "sudo -n su -s /bin/sh nobody -c true")
     return {"_sudo": True}
 
 
