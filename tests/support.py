@@ -248,7 +248,9 @@ class Installed:
 
 
 def has_passwordless(probe: str) -> bool:
-    return subprocess.run(f"{{ {probe}; }} </dev/null >/dev/null 2>&1", shell=True, check=False).returncode == 0
+    return (
+        subprocess.run(f"{{ {probe}; }} </dev/null >/dev/null 2>&1", shell=True, check=False).returncode == 0
+    )
 
 
 def missing_privileges() -> list[str]:
