@@ -89,16 +89,24 @@ def test_pyinfra_command_line_debug_inventory(installed: Installed, tmp_path: Pa
 
 
 @pytest.mark.parametrize("installed", installs(), indirect=True)
-def test_the_baked_tests_pass(installed: Installed) -> None:
+def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
     # Where sudo asks for a password, outside CI, the contract reports its privileged checks as not
     # checked (test_the_baked_tests_pass_without_sudo_rights shows it); under CI they must run.
     missing = missing_privileges() if installed.baked.kind == "executing" else []
-    result = run([installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=installed.baked.path)
+    report = tmp_path / "contract-report.json"
+    result = run(
+        [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--contract-report={report}"],
+        cwd=installed.baked.path,
+    )
     assert result.returncode == 0, describe(result)
     assert " passed" in result.stdout, describe(result)
     assert " failed" not in result.stdout, describe(result)
     for name in missing:
         assert f"not checked, the target lacks it: {name} (" in result.stdout, describe(result)
+    # The contract's report says the same: nothing failed, and the expected hosts were checked.
+    checks = json.loads(report.read_text(encoding="utf-8"))["checks"]
+    assert {check["outcome"] for check in checks} <= {"passed", "not offered", "not checked"}, checks
+    assert any(check["name"] == "test_yields_exactly_the_expected_hosts" for check in checks), checks
 
 
 LATEST = [param for param in installs() if param.id.endswith("-latest")]

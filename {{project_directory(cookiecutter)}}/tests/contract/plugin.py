@@ -463,8 +463,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(
             f"{why}: {name} ({CAPABILITIES[name]}): {count} test(s){f': {detail}' if detail else ''}"
         )
-    if contract.expected_hosts is None:
-        terminalreporter.write_line(f"not configured: the expected hosts ({contract.expected_hosts_missing})")
+    not_configured: dict[str, list[str]] = {}
+    for check in config.stash[_CHECKS].values():
+        if check.outcome == "not configured":
+            not_configured.setdefault(check.reason.removeprefix("not configured: "), []).append(check.name)
+    for reason, names in not_configured.items():
+        terminalreporter.write_line(f"not configured, {reason}: {', '.join(names)}")
     path = config.getoption("--contract-report", None)
     if path:
         Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
