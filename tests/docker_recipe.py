@@ -214,8 +214,14 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     peer = re.sub(
         r'^connector = ".*"$', 'connector = "docker"', config.read_text(encoding="utf-8"), flags=re.M
     )
-    # The hosts it expects are the baked connector's: for @docker, those checks are not configured.
-    peer = re.sub(r"^expected_hosts = \[\n(?:.*\n)*?\]\n", "", peer, flags=re.M)
+    # The hosts it expects are the baked connector's; @docker names and tags its hosts its own way.
+    peer = re.sub(
+        r"^expected_hosts = \[\n(?:.*\n)*?\]\n",
+        'expected_hosts = [{ name = "@docker/{target}", groups = ["@docker"], '
+        'data = { docker_identifier = "{target}" } }]\n',
+        peer,
+        flags=re.M,
+    )
     peer_config.write_text(peer, encoding="utf-8")
     with readme_containers(recipe, prefix, work):
         suite, suite_result = run_contract(python, project, work / "suite.xml", env=env)
