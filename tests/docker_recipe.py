@@ -211,10 +211,18 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
     config = project / "tests" / "connector-contract.toml"
     peer_config = work / "docker-contract.toml"
-    peer_config.write_text(
-        re.sub(r'^connector = ".*"$', 'connector = "docker"', config.read_text(encoding="utf-8"), flags=re.M),
-        encoding="utf-8",
+    peer = re.sub(
+        r'^connector = ".*"$', 'connector = "docker"', config.read_text(encoding="utf-8"), flags=re.M
     )
+    # The hosts it expects are the baked connector's; @docker names and tags its hosts its own way.
+    peer = re.sub(
+        r"^expected_hosts = \[\n(?:.*\n)*?\]\n",
+        'expected_hosts = [{ name = "@docker/{target}", groups = ["@docker"], '
+        'data = { docker_identifier = "{target}" } }]\n',
+        peer,
+        flags=re.M,
+    )
+    peer_config.write_text(peer, encoding="utf-8")
     with readme_containers(recipe, prefix, work):
         suite, suite_result = run_contract(python, project, work / "suite.xml", env=env)
         peer, peer_result = run_contract(

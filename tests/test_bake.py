@@ -61,9 +61,12 @@ EVERY_KIND = [
     "src/{package_name}/__init__.py",
     "src/{package_name}/connector.py",
     "src/{package_name}/py.typed",
+    "tests/conftest.py",
     "tests/connector-contract.toml",
     "tests/contract/__init__.py",
     "tests/contract/conftest.py",
+    "tests/contract/plugin.py",
+    "tests/contract/report_to_markdown.py",
     "tests/contract/test_inventory.py",
 ]
 
@@ -283,7 +286,7 @@ def test_readme_documents_the_connector(baked: Baked) -> None:
     assert f"pyinfra @{name}/" in readme
     assert f"`{name}_" in readme, "the host-data keys are documented"
     assert "## Use these tests for another connector" in readme
-    assert "pytest tests/contract --connector NAME --target ARG" in readme
+    assert "pytest --connector NAME --target ARG" in readme
     assert PYINFRA_MIN in readme, "the README says why pyinfra starts at its floor"
 
 

@@ -7,6 +7,10 @@
 * The baked executing connector with only ``target_argv`` changed to an exec-style command line
   passes the whole contract, including connect() to an unreachable target; a copy whose
   ``connect`` checks nothing fails that test.
+* Every run's conformance report (``--contract-report``) says what its JUnit report says, area by
+  area: every check passed for the baked connectors, the area of its defect failed for a broken
+  one. The command lines of the baked README's contract sections run as shown, and a mistake in an
+  option or in the configuration is a usage error.
 
 A broken copy shadows the installed package through PYTHONPATH, for pytest and for the ``pyinfra``
 command line the contract starts.
@@ -14,6 +18,8 @@ command line the contract starts.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,19 @@ from typing import Any
 
 import pytest
 
-from support import Installed, describe, require_privileges, run, run_contract
+from support import (
+    Installed,
+    Outcome,
+    command_lines,
+    describe,
+    environment,
+    fenced_blocks,
+    missing_privileges,
+    require_privileges,
+    run,
+    run_contract,
+    run_documented,
+)
 
 pytestmark = pytest.mark.slow  # each test runs the contract in a venv
 
@@ -33,6 +51,7 @@ connector = "local"
 target = ""
 bad_targets = ["anything"]
 unsupported = []
+expected_hosts = [{ name = "@local", groups = ["@local"] }]
 """
 LOCAL_DEFECTS = {
     # It writes all of stdin before reading any output: a large stdin through `cat` deadlocks.
@@ -52,6 +71,16 @@ LOCAL_DEFECTS = {
     # slow source is read to its end (a 64 MB one for over 10 s) whatever _timeout says.
     "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file",
 }
+# The checks that need passwordless sudo or su: on a machine without them, outside CI, the contract
+# reports them as not checked.
+PRIVILEGED = {
+    "sudo": {
+        "test_sudo_wraps_the_command_that_runs",
+        "test_sudo_user_reaches_the_command",
+        "test_timeout_stops_a_command_run_with_sudo",
+    },
+    "su": {"test_su_user_reaches_the_command"},
+}
 LOCAL_NOT_OFFERED = {
     "test_connect_to_an_unreachable_target_raises_connect_error",  # @local is always reachable
     "test_many_hosts_at_once_each_see_only_their_own",  # there is only one @local
@@ -59,6 +88,59 @@ LOCAL_NOT_OFFERED = {
     "test_cli_puts_and_gets_files_given_as_paths_on_many_hosts",
     "test_inventory_only_hosts_are_reachable_over_ssh",  # @local executes commands itself
 }
+
+
+CONTRACT_SECTION = "Use these tests for another connector"
+AREAS = [
+    "commands",
+    "arguments",
+    "privileges",
+    "timeouts",
+    "uploads",
+    "downloads",
+    "inventory",
+    "CLI",
+    "many hosts",
+]
+COUNTS = ["checked", "passed", "failed", "not_offered", "not_checked", "not_configured"]
+
+
+def plugin_line(project: Path) -> str:
+    """The line the baked README tells another project to put in its tests/conftest.py."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    (line,) = [
+        text.strip() for language, text in fenced_blocks(readme, CONTRACT_SECTION) if language == "python"
+    ]
+    return line
+
+
+def check_report(report: dict[str, Any], outcome: Outcome) -> dict[str, dict[str, int]]:
+    """Check a conformance report against the JUnit report of the same run; return its counts by area."""
+    assert report["format"] == 1
+    assert [area["area"] for area in report["areas"]] == AREAS
+    assert report["passed"] is (not outcome.failed)
+    by_outcome: dict[str, set[str]] = {}
+    for check in report["checks"]:
+        assert check["area"] in AREAS, check
+        by_outcome.setdefault(check["outcome"], set()).add(check["name"])
+        assert bool(check["reason"]) is (check["outcome"] != "passed"), check
+    assert by_outcome.get("passed", set()) == outcome.passed
+    assert by_outcome.get("failed", set()) == outcome.failed
+    not_run = {
+        name
+        for key in ("not offered", "not checked", "not configured")
+        for name in by_outcome.get(key, set())
+    }
+    assert not_run == outcome.skipped
+    areas = {area["area"]: {key: area[key] for key in COUNTS} for area in report["areas"]}
+    for name, counts in areas.items():
+        for key in COUNTS[1:]:
+            assert counts[key] == sum(
+                check["area"] == name and check["outcome"] == key.replace("_", " ")
+                for check in report["checks"]
+            ), (name, key)
+        assert counts["checked"] == counts["passed"] + counts["failed"]
+    return areas
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +151,8 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
     project = tmp_path_factory.mktemp("other-project")
     shutil.copytree(baked.path / "tests" / "contract", project / "tests" / "contract")
     (project / "tests" / "connector-contract.toml").write_text(LOCAL_CONFIG)
+    # The one line the baked README says to add, in the other project's tests/conftest.py.
+    (project / "tests" / "conftest.py").write_text(plugin_line(baked.path) + "\n")
     venv = project / ".venv"
     for step in (
         ["python3", "-m", "venv", str(venv)],
@@ -91,11 +175,15 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
 def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     other_project: tuple[str, Path], tmp_path: Path
 ) -> None:
-    require_privileges()  # @local runs the contract's _sudo and _su_user checks for real
     python, project = other_project
-    outcome, result = run_contract(python, project, tmp_path / "junit.xml", "tests/contract")
-    assert outcome.failed == LOCAL_DEFECTS, describe(result)
-    assert outcome.skipped == LOCAL_NOT_OFFERED, describe(result)
+    report = tmp_path / "report.json"
+    outcome, result = run_contract(
+        python, project, tmp_path / "junit.xml", "tests/contract", f"--contract-report={report}"
+    )
+    # @local runs the contract's _sudo and _su_user checks for real, where this machine can.
+    not_checked = {check for name in missing_privileges() for check in PRIVILEGED[name]}
+    assert outcome.failed == LOCAL_DEFECTS - not_checked, describe(result)
+    assert outcome.skipped == LOCAL_NOT_OFFERED | not_checked, describe(result)
     assert {
         "test_exit_status_sets_the_success_flag",
         "test_cli_exec",
@@ -103,6 +191,10 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     } <= outcome.passed
     assert "connector contract: @local" in result.stdout
     assert "not checked, not offered per connector-contract.toml: many-hosts" in result.stdout
+    areas = check_report(json.loads(report.read_text()), outcome)
+    failed_areas = {area for area, counts in areas.items() if counts["failed"]}
+    assert failed_areas == {"commands", "timeouts", "uploads", "downloads"}, describe(result)
+    assert areas["inventory"]["not_configured"] == 0, "@local's expected hosts were not checked"
 
 
 # Deliberately broken copies of the baked connectors: (file, old text, new text) edits, each old
@@ -444,6 +536,89 @@ MUTANTS = {
         ),
         frozenset({"test_bad_argument_raises_inventory_error[bad_targets[0]]"}),
     ),
+    # The expected hosts of connector-contract.toml: a host's data or groups changed, a host too many
+    # or too few; each is caught in what make_names_data yields and in pyinfra's Inventory.
+    "inventory-drops-ssh-hostname": Mutant(
+        "inventory",
+        (
+            (
+                "connector.py",
+                '        return _check_name(entry, where), {"ssh_hostname": entry}\n',
+                "        return _check_name(entry, where), {}\n",
+            ),
+        ),
+        frozenset(
+            {
+                "test_each_host_carries_the_expected_data",
+                "test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data",
+            }
+        ),
+    ),
+    "inventory-changes-groups": Mutant(
+        "inventory",
+        (
+            (
+                "connector.py",
+                '[f"@{NAME}", group] if group else [f"@{NAME}"]',
+                '[group] if group else [f"@{NAME}"]',
+            ),
+        ),
+        frozenset(
+            {
+                "test_each_host_is_in_exactly_the_expected_groups",
+                "test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data",
+            }
+        ),
+    ),
+    "inventory-yields-an-extra-host": Mutant(
+        "inventory",
+        (
+            (
+                "connector.py",
+                "        yield from hosts_from_document(load_source(name), name)\n",
+                "        yield from hosts_from_document(load_source(name), name)\n"
+                '        yield "extra.example.com", {"ssh_hostname": "extra.example.com"}, [f"@{NAME}"]\n',
+            ),
+        ),
+        frozenset(
+            {
+                "test_yields_exactly_the_expected_hosts",
+                "test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data",
+            }
+        ),
+    ),
+    "inventory-drops-a-host": Mutant(
+        "inventory",
+        (
+            (
+                "connector.py",
+                "        yield from hosts_from_document(load_source(name), name)\n",
+                "        yield from hosts_from_document(load_source(name), name)[:-1]\n",
+            ),
+        ),
+        frozenset(
+            {
+                "test_yields_exactly_the_expected_hosts",
+                "test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data",
+            }
+        ),
+    ),
+    "executing-target-outside-its-group": Mutant(
+        "executing",
+        (
+            (
+                "connector.py",
+                'yield f"@{NAME}/{name}", {TARGET_KEY: name}, [f"@{NAME}"]',
+                'yield f"@{NAME}/{name}", {TARGET_KEY: name}, [NAME]',
+            ),
+        ),
+        frozenset(
+            {
+                "test_each_host_is_in_exactly_the_expected_groups",
+                "test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data",
+            }
+        ),
+    ),
     "inventory-bad-json-is-a-value-error": Mutant(
         "inventory",
         (
@@ -456,6 +631,53 @@ MUTANTS = {
         frozenset({"test_bad_argument_raises_inventory_error[bad_targets[3]]"}),
     ),
 }
+
+# The area of the contract each broken copy must fail in, in the conformance report.
+MUTANT_AREAS = {
+    "ignores-exit-status": "commands",
+    "ignores-success-exit-codes": "arguments",
+    "mixes-stderr-into-stdout": "commands",
+    "shares-output-between-commands": "many hosts",
+    "drops-env": "arguments",
+    "drops-chdir": "arguments",
+    "drops-shell-executable": "arguments",
+    "drops-sudo": "privileges",
+    "drops-su": "privileges",
+    "drops-sudo-caught-without-privileges": "privileges",
+    "drops-su-caught-without-privileges": "privileges",
+    "drops-doas": "privileges",
+    "ignores-stdin": "arguments",
+    "leaves-the-command-running-on-timeout": "timeouts",
+    "stops-only-the-command-and-its-descendants": "timeouts",
+    "leaves-the-command-running-on-the-target": "timeouts",
+    "closes-pipes-late-under-gevent": "CLI",
+    "leaves-the-new-file-when-an-upload-is-stopped": "timeouts",
+    "writes-uploads-in-place": "uploads",
+    "replaces-symbolic-links": "uploads",
+    "writes-text-it-cannot-decode": "downloads",
+    "leaves-partial-downloads": "downloads",
+    "does-not-quote-remote-paths": "uploads",
+    "reuses-host-data": "inventory",
+    "bad-target-is-a-value-error": "inventory",
+    "missing-target-is-silent": "inventory",
+    "connect-checks-nothing": "commands",
+    "inventory-duplicates-a-host": "inventory",
+    "inventory-nests-groups": "inventory",
+    "inventory-reuses-hosts": "inventory",
+    "inventory-missing-source-is-silent": "inventory",
+    "inventory-drops-ssh-hostname": "inventory",
+    "inventory-changes-groups": "inventory",
+    "inventory-yields-an-extra-host": "inventory",
+    "inventory-drops-a-host": "inventory",
+    "executing-target-outside-its-group": "inventory",
+    "inventory-bad-json-is-a-value-error": "inventory",
+}
+
+
+def test_every_broken_copy_names_the_area_it_must_fail_in() -> None:
+    assert set(MUTANT_AREAS) == set(MUTANTS)
+    assert set(MUTANT_AREAS.values()) <= set(AREAS)
+
 
 # target_argv of the baked executing connector, and the exec-style command line that replaces it.
 DEFAULT_SEAM = 'return ["sh", "-c", command]'
@@ -526,7 +748,6 @@ def exec_style(
 def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
     installed: Installed, tmp_path: Path
 ) -> None:
-    require_privileges()  # the whole contract, _sudo and _su_user for real included
     seam, env, config = exec_style(tmp_path, installed)
     shadow = shadow_package(installed, tmp_path / "shadow", (seam,))
     outcome, result = run_contract(
@@ -534,13 +755,19 @@ def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
         installed.baked.path,
         tmp_path / "junit.xml",
         "tests/contract",
-        "--contract-config",
-        str(config),
+        f"--contract-config={config}",
+        f"--contract-report={tmp_path / 'report.json'}",
         env={**env, "PYTHONPATH": str(shadow)},
     )
     assert not outcome.failed, describe(result)
+    areas = check_report(json.loads((tmp_path / "report.json").read_text()), outcome)
+    assert all(counts["checked"] for counts in areas.values()), areas
     assert "test_connect_to_an_unreachable_target_raises_connect_error" in outcome.passed
-    assert outcome.skipped == {"test_inventory_only_hosts_are_reachable_over_ssh"}, describe(result)
+    # The whole contract, _sudo and _su_user for real included, where this machine can.
+    not_checked = {check for name in missing_privileges() for check in PRIVILEGED[name]}
+    assert outcome.skipped == {"test_inventory_only_hosts_are_reachable_over_ssh"} | not_checked, describe(
+        result
+    )
 
 
 @pytest.mark.parametrize(
@@ -566,14 +793,111 @@ def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str
         cli = FAKE_CLI if MUTANTS[mutant].relays_signals else NO_RELAY_CLI
         seam, env, config = exec_style(tmp_path, installed, cli)
         edits = (seam, *edits)
-        args += ["--contract-config", str(config)]
+        args += [f"--contract-config={config}"]
     shadow = shadow_package(installed, tmp_path / "shadow", edits)
     outcome, result = run_contract(
         installed.python,
         installed.baked.path,
         tmp_path / "junit.xml",
         *args,
+        f"--contract-report={tmp_path / 'report.json'}",
         env={**env, "PYTHONPATH": str(shadow)},
     )
     assert outcome.failed, f"no contract test caught {mutant}\n{describe(result)}"
     assert MUTANTS[mutant].must_fail <= outcome.failed, describe(result)
+    areas = check_report(json.loads((tmp_path / "report.json").read_text()), outcome)
+    assert areas[MUTANT_AREAS[mutant]]["failed"], (
+        f"{mutant}: the report shows no failure in {MUTANT_AREAS[mutant]}"
+    )
+
+
+# The baked README's contract sections, and mistakes in what the contract is given.
+
+INVENTORY_LATEST = [pytest.param(("inventory", "latest"), id="inventory-latest")]
+
+
+def project_copy(installed: Installed, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the installed baked project to run commands in, and the environment they need."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        installed.baked.path, project, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache")
+    )
+    return project, {"PATH": f"{installed.venv / 'bin'}:{environment()['PATH']}", "CI": ""}
+
+
+@pytest.mark.parametrize("installed", INVENTORY_LATEST, indirect=True)
+def test_the_readmes_contract_command_lines_run_as_shown(installed: Installed, tmp_path: Path) -> None:
+    project, env = project_copy(installed, tmp_path)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    lines = [
+        line
+        for language, text in fenced_blocks(readme, CONTRACT_SECTION)
+        for line in command_lines(language, text)
+    ]
+    assert lines == [
+        "pytest tests/contract",
+        "pytest --connector NAME --target ARG",
+        "pytest tests/contract --connector NAME --target ARG",
+        "pytest --contract-report=contract-report.json",
+        "python tests/contract/report_to_markdown.py contract-report.json",
+    ], "the README's contract command lines changed: update this test to run them"
+    inventory = f"@{installed.baked.name}/hosts.json"
+    for line in lines:
+        command = line.replace("NAME", installed.baked.name).replace("ARG", "hosts.json")
+        result = run_documented(command, project, env)
+        assert result.returncode == 0, f"this README line failed: {line}\n{describe(result)}"
+        if command.startswith("pytest"):
+            assert f"connector contract: {inventory}" in result.stdout, describe(result)
+            assert re.search(r"^inventory +(\d+) +\1 +0 +0 +0 +0$", result.stdout, flags=re.M), describe(
+                result
+            )
+    report = json.loads((project / "contract-report.json").read_text(encoding="utf-8"))
+    assert report["passed"] is True
+    assert all(check["outcome"] == "passed" for check in report["checks"]), report["checks"]
+    inventory_row = next(area for area in report["areas"] if area["area"] == "inventory")
+    assert inventory_row["checked"] == inventory_row["passed"] > 0
+    markdown = result.stdout.splitlines()
+    assert markdown[0] == f"`{inventory}` passes the pyinfra connector contract:"
+    assert markdown[2] == "| Area | Checked | Passed | Failed | Not offered | Not checked | Not configured |"
+    assert (
+        f"| inventory | {inventory_row['checked']} | {inventory_row['passed']} | 0 | 0 | 0 | 0 |" in markdown
+    )
+
+
+BAD_CONFIGURATIONS = {
+    "not TOML": ('connector = "acme"\ntarget = "hosts.json\n', "cannot read it as TOML"),
+    "a string that is not one": (
+        'connector = "acme"\ntarget = ["hosts.json"]\n',
+        "'target' must be a string",
+    ),
+    "an unknown capability": (
+        'connector = "acme"\nunsupported = ["teleport"]\n',
+        "unknown capabilities in 'unsupported'",
+    ),
+    "an unknown setting": ('connector = "acme"\ntargets = "hosts.json"\n', "unknown setting 'targets'"),
+    "a host without a name": (
+        'connector = "acme"\nexpected_hosts = [{ groups = ["web"] }]\n',
+        "expected_hosts[0]: 'name'",
+    ),
+}
+
+
+@pytest.mark.parametrize("installed", INVENTORY_LATEST, indirect=True)
+def test_a_mistake_in_the_options_or_the_configuration_is_a_usage_error(
+    installed: Installed, tmp_path: Path
+) -> None:
+    project, env = project_copy(installed, tmp_path)
+    pytest_bin = str(installed.venv / "bin" / "pytest")
+    cases = {
+        "an unknown connector": (["--connector", "no_such_connector"], "no connector 'no_such_connector'")
+    }
+    for what, (text, message) in BAD_CONFIGURATIONS.items():
+        config = tmp_path / f"{what.replace(' ', '-')}.toml"
+        config.write_text(text.replace("acme", installed.baked.name), encoding="utf-8")
+        cases[what] = ([f"--contract-config={config}"], message)
+    for what, (args, message) in cases.items():
+        result = run([pytest_bin, "-p", "no:cacheprovider", *args], cwd=project, env=env)
+        assert result.returncode == 4, f"{what}: not a usage error\n{describe(result)}"
+        assert "ERROR: " in result.stderr, f"{what}\n{describe(result)}"
+        assert message in result.stderr, f"{what}\n{describe(result)}"
+        assert "Traceback" not in result.stdout + result.stderr, f"{what}\n{describe(result)}"

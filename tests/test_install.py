@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -105,21 +106,30 @@ def test_pyinfra_command_line_debug_inventory(installed: Installed, tmp_path: Pa
     assert hosts["db1.example.com"]["data"][f"{name}_group"] == "db"
 
 
+# pytest's last line counts failures and errors ("2 failed", "1 error"); the contract's report above
+# it has a column "failed".
+FAILED = re.compile(r"\b\d+ (failed|errors?)\b")
+
+
 @pytest.mark.parametrize("installed", installs(), indirect=True)
 def test_the_baked_tests_pass(installed: Installed, tmp_path: Path) -> None:
-    args = [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    unsupported = missing_privileges() if installed.baked.kind == "executing" else []
-    if unsupported:
-        # This machine cannot offer them: say so in a copy of the contract's configuration.
-        config = (installed.baked.path / "tests" / "connector-contract.toml").read_text()
-        copy = tmp_path / "connector-contract.toml"
-        copy.write_text(config.replace("unsupported = []", f"unsupported = {json.dumps(unsupported)}"))
-        # Name the contract folder so that pytest loads its options before reading them.
-        args += ["tests", "tests/contract", "--contract-config", str(copy)]
-    result = run(args, cwd=installed.baked.path)
+    # Where sudo asks for a password, outside CI, the contract reports its privileged checks as not
+    # checked (test_the_baked_tests_pass_without_sudo_rights shows it); under CI they must run.
+    missing = missing_privileges() if installed.baked.kind == "executing" else []
+    report = tmp_path / "contract-report.json"
+    result = run(
+        [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--contract-report={report}"],
+        cwd=installed.baked.path,
+    )
     assert result.returncode == 0, describe(result)
     assert " passed" in result.stdout, describe(result)
-    assert " failed" not in result.stdout, describe(result)
+    assert not FAILED.search(result.stdout), describe(result)
+    for name in missing:
+        assert f"not checked, the target lacks it: {name} (" in result.stdout, describe(result)
+    # The contract's report says the same: nothing failed, and the expected hosts were checked.
+    checks = json.loads(report.read_text(encoding="utf-8"))["checks"]
+    assert {check["outcome"] for check in checks} <= {"passed", "not offered", "not checked"}, checks
+    assert any(check["name"] == "test_yields_exactly_the_expected_hosts" for check in checks), checks
 
 
 LATEST = [param for param in installs() if param.id.endswith("-latest")]
@@ -224,19 +234,18 @@ def test_pre_commit_runs_every_hook_cleanly(installed: Installed, tmp_path: Path
     assert hooks <= passed, describe(result)
 
 
-UNPRIVILEGED_USER = "pyinfra-ci"  # created by .ci/run
+UNPRIVILEGED_USER = "pyinfra-ci"  # created by .ci/run, with passwordless sudo
+USER_WITHOUT_SUDO = "pyinfra-nosudo"  # created by .ci/run, with no sudo rights at all
 
 
-def test_the_baked_tests_pass_as_an_unprivileged_user_with_sudo(bake: Any) -> None:
-    """As on GitHub's runners: not root, passwordless sudo, the system's Python."""
+def as_user(user: str, project: Path, *commands: str) -> list[Any]:
+    """Install a copy of ``project`` as ``user``, with the system's Python, then run each of
+    ``commands`` there (``sh -c``, environment as here): their results."""
     missing = [
         reason
         for reason, ok in (
             ("this test creates files as another user, so it runs as root", os.geteuid() == 0),
-            (
-                f"no user {UNPRIVILEGED_USER} (.ci/run creates it)",
-                run(["id", UNPRIVILEGED_USER]).returncode == 0,
-            ),
+            (f"no user {user} (.ci/run creates it)", run(["id", user]).returncode == 0),
             (
                 "no /usr/bin/python3 with venv",
                 run(["/usr/bin/python3", "-c", "import ensurepip, venv"]).returncode == 0,
@@ -249,19 +258,65 @@ def test_the_baked_tests_pass_as_an_unprivileged_user_with_sudo(bake: Any) -> No
             pytest.fail("; ".join(missing))
         pytest.skip("; ".join(missing))
     # Outside pytest's temporary folders, which only root may enter.
-    work = Path(tempfile.mkdtemp(prefix="pyinfra-ci-"))
+    work = Path(tempfile.mkdtemp(prefix=f"{user}-"))
     try:
-        shutil.copytree(
-            bake("executing").path, work / "project", ignore=shutil.ignore_patterns("__pycache__", ".*_cache")
+        shutil.copytree(project, work / "project", ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
+        assert run(["chown", "-R", user, str(work)]).returncode == 0
+        install = (
+            "set -e; /usr/bin/python3 -m venv .venv; .venv/bin/python -m pip install -q --upgrade pip; "
+            ".venv/bin/python -m pip install -q . --group test"
         )
-        assert run(["chown", "-R", UNPRIVILEGED_USER, str(work)]).returncode == 0
-        script = (
-            "set -e; cd project; /usr/bin/python3 -m venv .venv; "
-            ".venv/bin/python -m pip install -q --upgrade pip; .venv/bin/python -m pip install -q . --group test; "
-            ".venv/bin/python -m pytest -p no:cacheprovider -q"
-        )
-        result = run(["runuser", "-u", UNPRIVILEGED_USER, "--", "sh", "-c", script], cwd=work)
+        results = []
+        for command in (install, *commands):
+            result = run(["runuser", "-u", user, "--", "sh", "-c", command], cwd=work / "project")
+            assert command in commands or result.returncode == 0, describe(result)
+            results.append(result)
+        return results[1:]
     finally:
         shutil.rmtree(work)
+
+
+def test_the_baked_tests_pass_as_an_unprivileged_user_with_sudo(bake: Any) -> None:
+    """As on GitHub's runners: not root, passwordless sudo, the system's Python."""
+    (result,) = as_user(
+        UNPRIVILEGED_USER, bake("executing").path, "CI=true .venv/bin/python -m pytest -p no:cacheprovider -q"
+    )
     assert result.returncode == 0, describe(result)
-    assert " failed" not in result.stdout, describe(result)
+    assert not FAILED.search(result.stdout), describe(result)
+    assert "not checked, the target lacks it" not in result.stdout, describe(result)
+
+
+PRIVILEGED_CHECKS = {
+    "sudo": [
+        "test_sudo_wraps_the_command_that_runs",
+        "test_sudo_user_reaches_the_command",
+        "test_timeout_stops_a_command_run_with_sudo",
+    ],
+    "su": ["test_su_user_reaches_the_command"],
+}
+
+
+def test_the_baked_tests_pass_without_sudo_rights(bake: Any) -> None:
+    """As on a laptop, where sudo asks for a password: the suite passes, and says which privileged
+    checks it did not run and why; under CI=true those checks fail instead, naming what is missing."""
+    pytest_run = ".venv/bin/python -m pytest -p no:cacheprovider -q"
+    laptop, ci = as_user(
+        USER_WITHOUT_SUDO, bake("executing").path, f"unset CI; {pytest_run}", f"CI=true {pytest_run}"
+    )
+    assert laptop.returncode == 0, describe(laptop)
+    assert not FAILED.search(laptop.stdout), describe(laptop)
+    for name, checks in PRIVILEGED_CHECKS.items():
+        summary = rf"^not checked, the target lacks it: {name} \(.*\): {len(checks)} test\(s\): "
+        assert re.search(summary, laptop.stdout, flags=re.MULTILINE), describe(laptop)
+        assert f"capability {name!r} not checked" in laptop.stdout, describe(laptop)
+    assert ci.returncode == 1, describe(ci)
+    failed = {
+        line.split("::", 1)[1].split(" ", 1)[0]
+        for line in ci.stdout.splitlines()
+        if line.startswith(("FAILED ", "ERROR ")) and "::" in line
+    }
+    assert failed == {check for checks in PRIVILEGED_CHECKS.values() for check in checks}, describe(ci)
+    for name in PRIVILEGED_CHECKS:
+        assert f"under CI=true every privilege is checked; give the target {name!r}" in ci.stdout, describe(
+            ci
+        )

@@ -1,1 +1,1 @@
-"""Connector contract tests; see conftest.py."""
+"""Connector contract tests; see plugin.py."""

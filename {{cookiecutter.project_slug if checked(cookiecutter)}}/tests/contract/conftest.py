@@ -1,28 +1,14 @@
-"""Connector contract: what every pyinfra connector of its kind must do.
+"""The contract's fixtures: the connector under test, its hosts, and connected pyinfra states.
 
-This folder is self-contained: it imports nothing from the package it tests. To check another
-connector, copy this folder and ``connector-contract.toml`` into that project's ``tests/``, edit the
-configuration, and run::
-
-    pytest tests/contract --connector NAME --target ARG
-
-The connector is loaded through pyinfra's own entry-point discovery, so a passing run also proves
-that it is registered. ``connector-contract.toml`` (next to this folder) names the connector, its
-target and what it cannot offer; every check skipped for that reason is listed by name at the end
-of the run.
+The contract's options, configuration and report are in plugin.py, a pytest plugin that
+``tests/conftest.py`` loads with the line ``pytest_plugins = ["contract.plugin"]``: loaded from
+there, its options work from anywhere. These fixtures serve only the checks in this folder.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import shlex
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,152 +20,26 @@ from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-CONFIG_NAME = "connector-contract.toml"
-CAPABILITIES = {
-    "bash": "a `bash` executable on the target, for _shell_executable",
-    "sudo": "running commands with sudo on the target, without a password",
-    "su": "running commands with su on the target, without a password",
-    "unreachable-target": "a target that cannot be reached, for connect() failure",
-    "many-hosts": "20 hosts of this connector at once",
-}
-CLI_TIME_LIMIT = 120.0
-"""Seconds a pyinfra command line the contract runs may take, unless configured otherwise: far more
-than any of them needs, so that a hang fails its test, naming where it hung, and stalls nothing."""
-
-
-@dataclass(frozen=True)
-class Contract:
-    """The connector under test and what its configuration says about it."""
-
-    connector: str
-    target: str
-    bad_targets: tuple[str, ...]
-    unreachable_target: str
-    many_hosts_target: str
-    unsupported: frozenset[str]
-    config_dir: Path
-    cli_time_limit: float = CLI_TIME_LIMIT
-
-    def inventory_name(self, target: str | None = None) -> str:
-        """``@NAME/target``, or plain ``@NAME`` for an empty target."""
-        target = self.target if target is None else target
-        return f"@{self.connector}/{target}" if target else f"@{self.connector}"
-
-    def names_argument(self, target: str | None = None) -> str | None:
-        """What pyinfra passes to ``make_names_data`` for ``inventory_name(target)``."""
-        target = self.target if target is None else target
-        return target or None
-
-
-_CONTRACT = pytest.StashKey[Contract]()
-_SKIPPED = pytest.StashKey[dict[str, int]]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("connector contract")
-    group.addoption(
-        "--connector", help=f"entry-point name of the connector to check (default: from {CONFIG_NAME})"
-    )
-    group.addoption(
-        "--target", help="what follows @NAME/ (default: from the configuration; empty means @NAME)"
-    )
-    group.addoption(
-        "--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)"
-    )
-    group.addoption(
-        "--cli-time-limit",
-        type=float,
-        help=f"seconds a pyinfra command line may take before it counts as hung (default: from "
-        f"{CONFIG_NAME}, else {CLI_TIME_LIMIT:g})",
-    )
+from .plugin import CAPABILITIES, CONFIG_NAME, Contract, ExpectedHost, contract_of, not_run
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "executing: needs a connector that executes commands (handles_execution)"
-    )
-    config.addinivalue_line("markers", "inventory_only: needs an inventory-only connector")
-    config.addinivalue_line(
-        "markers", "capability(name): needs a capability the configuration may declare unsupported"
-    )
-    config.stash[_SKIPPED] = {}
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run ``bad_target`` tests once for every argument the configuration lists."""
-    if "bad_target" in metafunc.fixturenames:
-        bad_targets = _contract(metafunc.config).bad_targets
-        metafunc.parametrize(
-            "bad_target", bad_targets, ids=[f"bad_targets[{i}]" for i in range(len(bad_targets))]
-        )
-
-
-def _contract(config: pytest.Config) -> Contract:
-    if _CONTRACT not in config.stash:
-        config.stash[_CONTRACT] = _load_contract(config)
-    return config.stash[_CONTRACT]
-
-
-def _load_contract(config: pytest.Config) -> Contract:
-    option = config.getoption("--contract-config", None)
-    path = Path(option) if option else Path(__file__).resolve().parent.parent / CONFIG_NAME
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
-    unknown = set(data.get("unsupported", ())) - set(CAPABILITIES)
-    if unknown:
+    if not hasattr(config.option, "contract_config"):
         raise pytest.UsageError(
-            f"{path}: unknown capabilities in 'unsupported': {sorted(unknown)}; known: {sorted(CAPABILITIES)}"
+            'the connector contract needs its plugin: add the line pytest_plugins = ["contract.plugin"] '
+            "to tests/conftest.py"
         )
-    connector = config.getoption("--connector", None) or data.get("connector")
-    if not connector:
-        raise pytest.UsageError(
-            f"connector contract: name a connector with --connector or 'connector' in {path}"
-        )
-    target = config.getoption("--target", None)
-    unsupported = set(data.get("unsupported", ()))
-    # A capability that needs a value in the configuration is not offered without one.
-    if not data.get("unreachable_target"):
-        unsupported.add("unreachable-target")
-    if "{index}" not in data.get("many_hosts_target", ""):
-        unsupported.add("many-hosts")
-    limit = config.getoption("--cli-time-limit", None) or data.get("cli_time_limit", CLI_TIME_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
-        raise pytest.UsageError(f"{path}: 'cli_time_limit' must be a number of seconds, got {limit!r}")
-    return Contract(
-        connector=connector,
-        target=data.get("target", "") if target is None else target,
-        bad_targets=tuple(data.get("bad_targets", ())),
-        unreachable_target=data.get("unreachable_target", ""),
-        many_hosts_target=data.get("many_hosts_target", ""),
-        unsupported=frozenset(unsupported),
-        config_dir=path.parent,
-        cli_time_limit=float(limit),
-    )
 
 
 @pytest.fixture(scope="session")
 def contract(pytestconfig: pytest.Config) -> Contract:
-    return _contract(pytestconfig)
+    return contract_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def connector_cls(contract: Contract) -> Any:
     """The connector class, found the way pyinfra finds it: the ``pyinfra.connectors`` entry point."""
-    connectors = get_all_connectors()
-    if contract.connector not in connectors:
-        pytest.fail(
-            f"no connector {contract.connector!r} in the 'pyinfra.connectors' entry point group; "
-            f"installed: {', '.join(sorted(connectors))}",
-            pytrace=False,
-        )
-    return connectors[contract.connector]
+    return get_all_connectors()[contract.connector]
 
 
 @pytest.fixture(autouse=True)
@@ -189,21 +49,39 @@ def _contract_requirements(
     """Skip, with a reason, what does not apply to this connector or what it declared unsupported."""
     executing = bool(connector_cls.handles_execution)
     if request.node.get_closest_marker("executing") and not executing:
-        pytest.skip(f"@{contract.connector} is inventory-only (handles_execution is False)")
+        not_run(
+            request, "not offered", f"@{contract.connector} is inventory-only (handles_execution is False)"
+        )
     if request.node.get_closest_marker("inventory_only") and executing:
-        pytest.skip(f"@{contract.connector} executes commands itself (handles_execution is True)")
+        not_run(
+            request,
+            "not offered",
+            f"@{contract.connector} executes commands itself (handles_execution is True)",
+        )
     for marker in request.node.iter_markers("capability"):
         name = marker.args[0]
         if name in contract.unsupported:
-            skipped = request.config.stash[_SKIPPED]
-            skipped[name] = skipped.get(name, 0) + 1
-            pytest.skip(f"capability {name!r} not offered, per {CONFIG_NAME}: {CAPABILITIES[name]}")
+            not_run(
+                request,
+                "not offered",
+                f"capability {name!r} not offered, per {CONFIG_NAME}: {CAPABILITIES[name]}",
+                capability=name,
+            )
     previous = Path.cwd()
     os.chdir(contract.config_dir)  # paths in the configuration are relative to it
     try:
         yield
     finally:
         os.chdir(previous)
+
+
+@pytest.fixture
+def expected_hosts(request: pytest.FixtureRequest, contract: Contract) -> tuple[ExpectedHost, ...]:
+    """The hosts the configuration says the target yields; without them the check is not configured."""
+    if contract.expected_hosts is None:
+        not_run(request, "not configured", f"not configured: {contract.expected_hosts_missing}")
+    assert contract.expected_hosts is not None
+    return contract.expected_hosts
 
 
 @pytest.fixture
@@ -234,92 +112,3 @@ def host(state: State) -> Host:
     assert len(hosts) == 1, f"the contract needs a target that names one host, got {[h.name for h in hosts]}"
     assert hosts[0] in state.activated_hosts, f"{hosts[0].name} did not connect"
     return hosts[0]
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if _CONTRACT not in config.stash:
-        return
-    contract = config.stash[_CONTRACT]
-    terminalreporter.write_sep("-", f"connector contract: @{contract.connector}")
-    skipped = config.stash[_SKIPPED]
-    for name, count in sorted(skipped.items()):
-        terminalreporter.write_line(
-            f"not checked, not offered per {CONFIG_NAME}: {name} ({CAPABILITIES[name]}): {count} test(s)"
-        )
-    if not skipped:
-        terminalreporter.write_line("every capability this connector's checks need was checked")
-
-
-def pyinfra(*args: str, cwd: Path, timeout: float = CLI_TIME_LIMIT) -> subprocess.CompletedProcess[str]:
-    """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
-
-    Not ``python -m pyinfra``: before pyinfra 3.7 that imports pyinfra ahead of gevent's
-    monkey-patching, and the command line can stop with gevent's ``LoopExit``.
-
-    A run that takes more than ``timeout`` seconds has hung: it is stopped, with everything it
-    started, and the test fails, naming the last operation pyinfra started and showing the end of
-    what it printed.
-    """
-    argv = [str(Path(sys.executable).with_name("pyinfra")), *args]
-    with subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # so that a hung run has printed all it did
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a process group of its own: stopped with all it started
-    ) as process:
-        try:
-            out, err = process.communicate(timeout=timeout)
-            hung = False
-        except subprocess.TimeoutExpired:
-            _stop(process)
-            out, err = _rest_of_output(process)
-            hung = True
-        except BaseException:  # Ctrl-C included: leave nothing running
-            _stop(process)
-            raise
-    if hung:
-        pytest.fail(_hang_report(argv, timeout, _text(out), _text(err)), pytrace=False)
-    return subprocess.CompletedProcess(argv, process.returncode, _text(out), _text(err))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _rest_of_output(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
-    """All that a stopped run printed, or what was read of it if something it started outlives it
-    and keeps its output open."""
-    try:
-        return process.communicate(timeout=5)
-    except subprocess.TimeoutExpired as expired:
-        return expired.stdout or b"", expired.stderr or b""
-
-
-def _text(output: bytes) -> str:
-    return output.decode(errors="replace").replace("\r\n", "\n")
-
-
-_STARTED = re.compile(r"Starting operation: (.*)")
-_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _hang_report(argv: list[str], timeout: float, out: str, err: str, lines: int = 20) -> str:
-    started = _STARTED.findall(_COLOUR.sub("", f"{out}\n{err}"))
-    where = (
-        f"in {started[-1].strip()!r} (the last operation it started)" if started else "before any operation"
-    )
-    tail = "".join(
-        f"\n--- last lines of its {name}\n" + "\n".join(text.splitlines()[-lines:])
-        for name, text in (("stdout", out), ("stderr", err))
-        if text.strip()
-    )
-    return f"pyinfra hung {where}, and was stopped after {timeout:g} s\n$ {shlex.join(argv)}{tail}"
-
-
-def describe(result: subprocess.CompletedProcess[str]) -> str:
-    """A failed command line run, for an assertion message."""
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

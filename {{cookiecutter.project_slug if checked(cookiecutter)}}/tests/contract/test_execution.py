@@ -26,9 +26,9 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .conftest import CAPABILITIES, CONFIG_NAME, Contract
+from .plugin import Contract, missing_on_the_target
 
-pytestmark = pytest.mark.executing
+pytestmark = [pytest.mark.executing, pytest.mark.area("commands")]
 
 AWKWARD_NAME = "sp ace 'single' \"double\" $HOME `tick` \\ ünïcødé 😀.bin"
 NO_SUCH_USER = "no-such-user-for-the-contract"
@@ -111,6 +111,7 @@ def test_exit_status_sets_the_success_flag(host: Host) -> None:
     assert ok is False
 
 
+@pytest.mark.area("arguments")
 def test_success_exit_codes_decide_success(host: Host) -> None:
     assert run(host, "exit 3", _success_exit_codes=[0, 3])[0] is True
     assert run(host, "exit 0", _success_exit_codes=[3])[0] is False
@@ -147,23 +148,28 @@ def test_large_stdin_while_the_command_writes_output(host: Host) -> None:
     assert output.stdout_lines == lines
 
 
+@pytest.mark.area("arguments")
 def test_stdin_as_a_string(host: Host) -> None:
     assert stdout(host, "cat", _stdin="hello stdin") == "hello stdin"
 
 
+@pytest.mark.area("arguments")
 def test_stdin_as_lines(host: Host) -> None:
     assert stdout(host, "cat", _stdin=["one", "two\n", "three"]).splitlines() == ["one", "two", "three"]
 
 
+@pytest.mark.area("arguments")
 def test_stdin_as_a_file_object(host: Host) -> None:
     assert stdout(host, "cat", _stdin=io.StringIO("first\nsecond\n")).splitlines() == ["first", "second"]
 
 
+@pytest.mark.area("arguments")
 def test_env_reaches_the_command(host: Host) -> None:
     value = "two words, 'quotes' and $dollar"
     assert stdout(host, 'printf %s "$CONTRACT_VALUE"', _env={"CONTRACT_VALUE": value}) == value
 
 
+@pytest.mark.area("arguments")
 def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
     directory = f"{remote_dir}/with space, 'quotes' and $dollar"
     stdout(host, f"mkdir {shlex.quote(directory)}")
@@ -171,40 +177,39 @@ def test_chdir_reaches_the_command(host: Host, remote_dir: str) -> None:
     assert stdout(host, "pwd -P", _chdir=directory).endswith("/with space, 'quotes' and $dollar")
 
 
-def require(host: Host, capability: str, probe: str) -> None:
-    """Fail with what to do when the target lacks a capability the configuration says it has."""
+def require(request: pytest.FixtureRequest, host: Host, capability: str, probe: str) -> None:
+    """Fail, or for a privilege not checked, say so, when the target lacks a capability (see
+    ``missing_on_the_target``), with what to do about it."""
     ok, _ = run(host, f"{probe} </dev/null >/dev/null 2>&1")
     if not ok:
-        pytest.fail(
-            f"the target cannot run {probe!r}: where it does not offer {capability!r} "
-            f"({CAPABILITIES[capability]}), list it in 'unsupported' in {CONFIG_NAME}",
-            pytrace=False,
-        )
+        missing_on_the_target(request, capability, f"the target cannot run {probe!r}")
 
 
 @pytest.mark.capability("bash")
-def test_shell_executable_reaches_the_command(host: Host) -> None:
-    require(host, "bash", "bash -c true")
+@pytest.mark.area("arguments")
+def test_shell_executable_reaches_the_command(request: pytest.FixtureRequest, host: Host) -> None:
+    require(request, host, "bash", "bash -c true")
     assert stdout(host, 'echo "${BASH_VERSION:+bash}"', _shell_executable="bash") == "bash"
 
 
 @pytest.fixture
-def sudo(host: Host) -> None:
-    require(host, "sudo", "sudo -n true")
+def sudo(request: pytest.FixtureRequest, host: Host) -> None:
+    require(request, host, "sudo", "sudo -n true")
 
 
 @pytest.fixture
-def su(host: Host) -> dict[str, Any]:
+def su(request: pytest.FixtureRequest, host: Host) -> dict[str, Any]:
     """What running ``su`` takes on this target: nothing as root, else passwordless sudo."""
     ok, _ = run(host, "su -s /bin/sh nobody -c true </dev/null >/dev/null 2>&1")
     if ok:
         return {}
-    require(host, "su", "sudo -n su -s /bin/sh nobody -c true")
+    require(request, host, "su", "sudo -n su -s /bin/sh nobody -c true")
     return {"_sudo": True}
 
 
 @pytest.mark.capability("sudo")
 @pytest.mark.usefixtures("sudo")
+@pytest.mark.area("privileges")
 def test_sudo_wraps_the_command_that_runs(host: Host) -> None:
     # sudo sets SUDO_COMMAND to what it ran: proof that the wrapping reached the target.
     output = stdout(host, 'printf "%s|%s" "$(id -u)" "$SUDO_COMMAND"', _sudo=True)
@@ -215,11 +220,13 @@ def test_sudo_wraps_the_command_that_runs(host: Host) -> None:
 
 @pytest.mark.capability("sudo")
 @pytest.mark.usefixtures("sudo")
+@pytest.mark.area("privileges")
 def test_sudo_user_reaches_the_command(host: Host) -> None:
     assert stdout(host, "id -un", _sudo=True, _sudo_user="nobody") == "nobody"
 
 
 @pytest.mark.capability("su")
+@pytest.mark.area("privileges")
 def test_su_user_reaches_the_command(host: Host, su: dict[str, Any]) -> None:
     # /bin/sh, not sh: pyinfra gives su `-s "$(command -v sh)"`, and BusyBox's sh can answer `sh`.
     assert stdout(host, "id -un", _su_user="nobody", _su_shell="/bin/sh", **su) == "nobody"
@@ -235,6 +242,7 @@ def test_su_user_reaches_the_command(host: Host, su: dict[str, Any]) -> None:
     ],
     ids=["sudo", "su", "doas", "dzdo"],
 )
+@pytest.mark.area("privileges")
 def test_privilege_arguments_are_never_dropped(host: Host, arguments: dict[str, Any]) -> None:
     # Needs no privileges: as a user who does not exist, the command cannot run, whether the tool
     # is missing, refuses, or would ask for a password. A connector that drops the argument runs it.
@@ -264,6 +272,7 @@ def assert_stopped(host: Host, beats: dict[str, str]) -> None:
         assert size == sizes[what], f"{what} kept running after the timeout"
 
 
+@pytest.mark.area("timeouts")
 def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> None:
     # The command, and a process it started in the background that is no longer its descendant
     # (its parent exited) but still holds the command's output open.
@@ -278,6 +287,7 @@ def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> No
 
 @pytest.mark.capability("sudo")
 @pytest.mark.usefixtures("sudo")
+@pytest.mark.area("timeouts")
 def test_timeout_stops_a_command_run_with_sudo(host: Host, remote_dir: str) -> None:
     # Run as root, by a pyinfra that may not be allowed to signal it, so through sudo, which
     # relays a signal to the process it started: the loop runs in a process under that one.
@@ -290,6 +300,7 @@ def test_timeout_stops_a_command_run_with_sudo(host: Host, remote_dir: str) -> N
 # Files
 
 
+@pytest.mark.area("uploads")
 def test_put_file_from_a_path(host: Host, remote_dir: str, tmp_path: Path) -> None:
     local = tmp_path / "local.txt"
     local.write_bytes(b"from a path\n")
@@ -297,6 +308,7 @@ def test_put_file_from_a_path(host: Host, remote_dir: str, tmp_path: Path) -> No
     assert stdout(host, f"cat {remote_dir}/put.txt") == "from a path"
 
 
+@pytest.mark.area("uploads")
 def test_put_file_from_file_objects(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(b"bytes\x00io"), f"{remote_dir}/bytes")
     host.put_file(io.StringIO("text ünï\n"), f"{remote_dir}/text")
@@ -304,12 +316,14 @@ def test_put_file_from_file_objects(host: Host, remote_dir: str) -> None:
     assert remote_sha256(host, f"{remote_dir}/text") == hashlib.sha256("text ünï\n".encode()).hexdigest()
 
 
+@pytest.mark.area("uploads")
 def test_put_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
     dumped = stdout(host, f"od -A n -v -t u1 <{remote_dir}/bytes").split()
     assert [int(value) for value in dumped] == list(range(256))
 
 
+@pytest.mark.area("uploads")
 def test_put_and_get_a_file_of_several_megabytes(host: Host, remote_dir: str, tmp_path: Path) -> None:
     data = os.urandom(5 * 1024 * 1024 + 7)
     local = tmp_path / "big.bin"
@@ -321,12 +335,14 @@ def test_put_and_get_a_file_of_several_megabytes(host: Host, remote_dir: str, tm
     assert back.read_bytes() == data
 
 
+@pytest.mark.area("downloads")
 def test_get_file_into_a_path(host: Host, remote_dir: str, tmp_path: Path) -> None:
     stdout(host, f"printf 'remote\\000bytes' >{remote_dir}/source")
     assert host.get_file(f"{remote_dir}/source", str(tmp_path / "got")) is True
     assert (tmp_path / "got").read_bytes() == b"remote\x00bytes"
 
 
+@pytest.mark.area("downloads")
 def test_get_file_into_file_objects(host: Host, remote_dir: str) -> None:
     stdout(host, f"printf 'ünï text' >{remote_dir}/source")
     binary = io.BytesIO()
@@ -337,6 +353,7 @@ def test_get_file_into_file_objects(host: Host, remote_dir: str) -> None:
     assert text.getvalue() == "ünï text"
 
 
+@pytest.mark.area("downloads")
 def test_get_file_of_a_file_that_is_not_text_into_a_text_file_object(host: Host, remote_dir: str) -> None:
     # pyinfra reports an OSError as a failed operation; anything else stops the whole run.
     host.put_file(io.BytesIO(b"caf\xe9, in latin-1\n" * 10_000), f"{remote_dir}/latin-1")
@@ -346,6 +363,7 @@ def test_get_file_of_a_file_that_is_not_text_into_a_text_file_object(host: Host,
     assert text.getvalue() == "kept", "the text file object was changed"
 
 
+@pytest.mark.area("downloads")
 def test_get_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(bytes(range(256))), f"{remote_dir}/bytes")
     back = io.BytesIO()
@@ -354,6 +372,7 @@ def test_get_file_moves_all_256_byte_values_exactly(host: Host, remote_dir: str)
 
 
 @pytest.mark.parametrize("name", [AWKWARD_NAME, "-leading-dash", "x" * 200], ids=["awkward", "dash", "long"])
+@pytest.mark.area("uploads")
 def test_remote_paths_are_quoted(host: Host, remote_dir: str, name: str) -> None:
     path = f"{remote_dir}/{name}"
     host.put_file(io.BytesIO(name.encode()), path)
@@ -364,6 +383,7 @@ def test_remote_paths_are_quoted(host: Host, remote_dir: str, name: str) -> None
     assert listing(host, remote_dir) == [name]
 
 
+@pytest.mark.area("uploads")
 def test_put_file_writes_through_a_symbolic_link(host: Host, remote_dir: str) -> None:
     # As writing to the link would: the link stays, the file it points to gets the content and
     # keeps its mode.
@@ -379,6 +399,7 @@ def test_put_file_writes_through_a_symbolic_link(host: Host, remote_dir: str) ->
     assert listing(host, f"{remote_dir}/sub") == ["real"]
 
 
+@pytest.mark.area("uploads")
 def test_put_file_overwrites_an_existing_file(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(b"first version, longer than the second\n"), f"{remote_dir}/file")
     host.put_file(io.BytesIO(b"second\n"), f"{remote_dir}/file")
@@ -386,6 +407,7 @@ def test_put_file_overwrites_an_existing_file(host: Host, remote_dir: str) -> No
     assert listing(host, remote_dir) == ["file"]
 
 
+@pytest.mark.area("downloads")
 def test_get_file_overwrites_an_existing_local_file(host: Host, remote_dir: str, tmp_path: Path) -> None:
     stdout(host, f"echo new >{remote_dir}/file")
     local = tmp_path / "file"
@@ -394,6 +416,7 @@ def test_get_file_overwrites_an_existing_local_file(host: Host, remote_dir: str,
     assert local.read_text() == "new\n"
 
 
+@pytest.mark.area("downloads")
 def test_get_file_of_a_missing_file_raises_and_leaves_nothing(
     host: Host, remote_dir: str, tmp_path: Path
 ) -> None:
@@ -402,6 +425,7 @@ def test_get_file_of_a_missing_file_raises_and_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.area("downloads")
 def test_get_file_of_a_missing_file_keeps_an_existing_local_file(
     host: Host, remote_dir: str, tmp_path: Path
 ) -> None:
@@ -413,6 +437,7 @@ def test_get_file_of_a_missing_file_keeps_an_existing_local_file(
     assert list(tmp_path.iterdir()) == [local]
 
 
+@pytest.mark.area("uploads")
 def test_put_file_to_an_unwritable_destination_raises_and_leaves_nothing(host: Host, remote_dir: str) -> None:
     stdout(host, f"echo plain >{remote_dir}/plain-file")
     with pytest.raises(OSError):
@@ -422,6 +447,7 @@ def test_put_file_to_an_unwritable_destination_raises_and_leaves_nothing(host: H
     assert listing(host, remote_dir) == ["plain-file"]
 
 
+@pytest.mark.area("downloads")
 def test_get_file_to_an_unwritable_destination_raises_and_leaves_nothing(
     host: Host, remote_dir: str, tmp_path: Path
 ) -> None:
@@ -475,6 +501,7 @@ class _FailingReader(_Reader):
         return size
 
 
+@pytest.mark.area("uploads")
 def test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file(host: Host, remote_dir: str) -> None:
     host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
     with pytest.raises(OSError):
@@ -495,6 +522,7 @@ class _SlowReader(_Reader):
         return size
 
 
+@pytest.mark.area("timeouts")
 def test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file(
     host: Host, remote_dir: str
 ) -> None:
@@ -579,6 +607,7 @@ def test_planning_without_running_changes_nothing(
 
 
 @pytest.mark.capability("many-hosts")
+@pytest.mark.area("many hosts")
 def test_many_hosts_at_once_each_see_only_their_own(
     contract: Contract, connected: Callable[..., State]
 ) -> None:

@@ -16,9 +16,9 @@ from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 from pyinfra.facts.server import Hostname
 
-from .conftest import Contract, describe, pyinfra
+from .plugin import Contract, describe, pyinfra
 
-pytestmark = pytest.mark.executing
+pytestmark = [pytest.mark.executing, pytest.mark.area("CLI")]
 
 
 def test_cli_exec(contract: Contract) -> None:
@@ -100,6 +100,7 @@ files.put(src=io.StringIO(host.name), dest="{directory}/" + marker)
 
 
 @pytest.mark.capability("many-hosts")
+@pytest.mark.area("many hosts")
 def test_cli_deploy_on_many_hosts(contract: Contract, tmp_path: Path) -> None:
     names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
     directory = f"/tmp/pyinfra-contract-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
@@ -226,6 +227,7 @@ def test_cli_puts_and_gets_files_given_as_paths(
 
 
 @pytest.mark.capability("many-hosts")
+@pytest.mark.area("many hosts")
 def test_cli_puts_and_gets_files_given_as_paths_on_many_hosts(
     contract: Contract, tmp_path: Path, remove_afterwards: Callable[[list[str], str], None]
 ) -> None:

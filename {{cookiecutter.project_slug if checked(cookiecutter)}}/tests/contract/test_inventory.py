@@ -11,7 +11,9 @@ from pyinfra.api.exceptions import InventoryError
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
-from .conftest import Contract, describe, pyinfra
+from .plugin import Contract, ExpectedHost, describe, not_run, pyinfra
+
+pytestmark = pytest.mark.area("inventory")
 
 
 def names_data(connector_cls: Any, contract: Contract, target: str | None = None) -> list[Any]:
@@ -107,6 +109,72 @@ def test_inventory_host_data_overrides_connector_data(connector_cls: Any, contra
         )
 
 
+# The hosts the configuration expects of its target ('expected_hosts'): exactly those, each in
+# exactly its groups, with the data that matters; from make_names_data and in pyinfra's Inventory.
+
+
+def test_yields_exactly_the_expected_hosts(
+    connector_cls: Any, contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
+) -> None:
+    yielded = {name for name, _, _ in names_data(connector_cls, contract)}
+    expected = {host.name for host in expected_hosts}
+    assert yielded == expected, (
+        f"{contract.inventory_name()}: missing hosts {sorted(expected - yielded)}, "
+        f"hosts not expected {sorted(yielded - expected)}"
+    )
+
+
+def yielded_as_expected(
+    connector_cls: Any, contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
+) -> list[tuple[ExpectedHost, dict[str, Any], list[str]]]:
+    """Each expected host that was yielded, with its data and groups (a missing one fails
+    test_yields_exactly_the_expected_hosts)."""
+    yielded = {name: (data, groups) for name, data, groups in names_data(connector_cls, contract)}
+    found = [(host, *yielded[host.name]) for host in expected_hosts if host.name in yielded]
+    assert found, f"{contract.inventory_name()} yielded none of the expected hosts"
+    return found
+
+
+def test_each_host_is_in_exactly_the_expected_groups(
+    connector_cls: Any, contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
+) -> None:
+    for host, _, groups in yielded_as_expected(connector_cls, contract, expected_hosts):
+        assert set(groups) == host.groups, (
+            f"{host.name}: groups {sorted(groups)}, expected {sorted(host.groups)}"
+        )
+
+
+def test_each_host_carries_the_expected_data(
+    connector_cls: Any, contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
+) -> None:
+    for host, data, _ in yielded_as_expected(connector_cls, contract, expected_hosts):
+        for key, value in host.data.items():
+            assert key in data, f"{host.name}: no data {key!r}, expected {value!r}"
+            assert data[key] == value, f"{host.name}: data {key!r} is {data[key]!r}, expected {value!r}"
+
+
+def test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data(
+    contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
+) -> None:
+    # As pyinfra's command line builds it from @NAME/ARG: the argument split on commas, each part a
+    # host name, no groups or data of its own (pyinfra_cli.inventory.make_inventory_from_files).
+    inventory = Inventory((contract.inventory_name().split(","), {}))
+    expected = {host.name: host for host in expected_hosts}
+    assert sorted(host.name for host in inventory) == sorted(expected)
+    for host in inventory:
+        assert set(host.groups) == expected[host.name].groups, (
+            f"{host.name}: in pyinfra's inventory its groups are {sorted(host.groups)}, "
+            f"expected {sorted(expected[host.name].groups)}"
+        )
+        for group in expected[host.name].groups:
+            assert host in inventory.get_group(group), f"{host.name} is not in pyinfra's group {group!r}"
+        for key, value in expected[host.name].data.items():
+            assert host.data.get(key) == value, (
+                f"{host.name}: in pyinfra's inventory its data {key!r} is {host.data.get(key)!r}, "
+                f"expected {value!r}"
+            )
+
+
 @pytest.mark.inventory_only
 def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contract: Contract) -> None:
     for name, data, _ in names_data(connector_cls, contract):
@@ -122,6 +190,7 @@ def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contrac
 # Through pyinfra's command line, in a subprocess
 
 
+@pytest.mark.area("CLI")
 def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
     result = pyinfra(
         contract.inventory_name(), "debug-inventory", cwd=contract.config_dir, timeout=contract.cli_time_limit
@@ -131,9 +200,10 @@ def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
         assert f"[{name}]" in result.stdout + result.stderr, describe(result)
 
 
-def test_cli_rejects_a_bad_argument(contract: Contract) -> None:
+@pytest.mark.area("CLI")
+def test_cli_rejects_a_bad_argument(request: pytest.FixtureRequest, contract: Contract) -> None:
     if not contract.bad_targets:
-        pytest.skip("'bad_targets' in the configuration is empty")
+        not_run(request, "not configured", "not configured: 'bad_targets' in the configuration is empty")
     result = pyinfra(
         contract.inventory_name(contract.bad_targets[0]),
         "debug-inventory",

@@ -1,0 +1,550 @@
+"""Connector contract: what every pyinfra connector of its kind must do, as a pytest plugin.
+
+This folder is self-contained: it imports nothing from the package it tests. To check another
+connector, copy this folder and ``connector-contract.toml`` into that project's ``tests/``, load
+this plugin from ``tests/conftest.py`` with the one line::
+
+    pytest_plugins = ["contract.plugin"]
+
+edit the configuration, and run ``pytest``, or::
+
+    pytest --connector NAME --target ARG
+
+The connector is loaded through pyinfra's own entry-point discovery, so a passing run also proves
+that it is registered. ``connector-contract.toml`` (next to this folder) names the connector, its
+target, the hosts that target must yield and what the connector cannot offer. At the end of the run
+a table gives, for each area of the contract, how many checks passed, failed, or were not run, and
+why: not offered (declared in ``unsupported``, or not for this kind of connector), not checked (a
+privilege the target turned out not to have, outside CI) or not configured (no expected hosts in
+the configuration). ``--contract-report=PATH`` writes the same as JSON (see ``report_to_markdown.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api.connectors import get_all_connectors
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+CONFIG_NAME = "connector-contract.toml"
+CAPABILITIES = {
+    "bash": "a `bash` executable on the target, for _shell_executable",
+    "sudo": "running commands with sudo on the target, without a password",
+    "su": "running commands with su on the target, without a password",
+    "unreachable-target": "a target that cannot be reached, for connect() failure",
+    "many-hosts": "20 hosts of this connector at once",
+}
+# What the contract can find missing on the target by trying it: where the configuration does not
+# say, a missing one is reported as not checked, except under CI, where it fails.
+PROBED = ("sudo", "su")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CLI_TIME_LIMIT = 120.0
+"""Seconds a pyinfra command line the contract runs may take, unless configured otherwise: far more
+than any of them needs, so that a hang fails its test, naming where it hung, and stalls nothing."""
+
+# The areas of the contract, in the order the report shows them; every check belongs to one.
+AREAS = (
+    "commands",
+    "arguments",
+    "privileges",
+    "timeouts",
+    "uploads",
+    "downloads",
+    "inventory",
+    "CLI",
+    "many hosts",
+)
+# What became of a check: the first two are checked, the others say why it was not.
+OUTCOMES = ("passed", "failed", "not offered", "not checked", "not configured")
+REPORT_FORMAT = 1
+
+# The settings of the configuration file, and the type of each.
+SETTINGS: dict[str, type] = {
+    "connector": str,
+    "target": str,
+    "bad_targets": list,
+    "cli_time_limit": float,
+    "unreachable_target": str,
+    "many_hosts_target": str,
+    "unsupported": list,
+    "offered": list,
+    "expected_hosts": list,
+}
+
+
+@dataclass(frozen=True)
+class ExpectedHost:
+    """A host the configured target must yield: its name, all its groups, the data that matters."""
+
+    name: str
+    groups: frozenset[str]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The connector under test and what its configuration says about it."""
+
+    connector: str
+    target: str
+    bad_targets: tuple[str, ...]
+    unreachable_target: str
+    many_hosts_target: str
+    unsupported: frozenset[str]
+    config_dir: Path
+    offered: frozenset[str] = frozenset()
+    cli_time_limit: float = CLI_TIME_LIMIT
+    expected_hosts: tuple[ExpectedHost, ...] | None = None
+    """None where the configuration states no hosts, or describes another target than this run's."""
+    expected_hosts_missing: str = ""
+    """Why ``expected_hosts`` is None."""
+
+    def inventory_name(self, target: str | None = None) -> str:
+        """``@NAME/target``, or plain ``@NAME`` for an empty target."""
+        target = self.target if target is None else target
+        return f"@{self.connector}/{target}" if target else f"@{self.connector}"
+
+    def names_argument(self, target: str | None = None) -> str | None:
+        """What pyinfra passes to ``make_names_data`` for ``inventory_name(target)``."""
+        target = self.target if target is None else target
+        return target or None
+
+
+@dataclass
+class Check:
+    """One check of the contract in this run, and what became of it."""
+
+    name: str
+    area: str
+    outcome: str = ""
+    reason: str = ""
+
+
+_CONTRACT = pytest.StashKey[Contract]()
+_CHECKS = pytest.StashKey[dict[str, Check]]()
+_SKIPPED = pytest.StashKey[dict[tuple[str, str], tuple[str, int]]]()
+"""(why, capability) -> (detail, number of tests) for every check that was not run."""
+_WHY = pytest.StashKey[dict[str, tuple[str, str]]]()
+"""nodeid -> (outcome, reason) for the checks the contract itself decided not to run."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("connector contract")
+    group.addoption(
+        "--connector", help=f"entry-point name of the connector to check (default: from {CONFIG_NAME})"
+    )
+    group.addoption(
+        "--target", help="what follows @NAME/ (default: from the configuration; empty means @NAME)"
+    )
+    group.addoption(
+        "--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)"
+    )
+    group.addoption(
+        "--cli-time-limit",
+        type=float,
+        help=f"seconds a pyinfra command line may take before it counts as hung (default: from "
+        f"{CONFIG_NAME}, else {CLI_TIME_LIMIT:g})",
+    )
+    group.addoption(
+        "--contract-report",
+        metavar="PATH",
+        help="also write the conformance report as JSON to PATH (report_to_markdown.py renders it)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "executing: needs a connector that executes commands (handles_execution)"
+    )
+    config.addinivalue_line("markers", "inventory_only: needs an inventory-only connector")
+    config.addinivalue_line(
+        "markers", "capability(name): needs a capability the configuration may declare unsupported"
+    )
+    config.addinivalue_line("markers", f"area(name): the area of the contract a check belongs to: {AREAS}")
+    config.stash[_SKIPPED] = {}
+    config.stash[_CHECKS] = {}
+    config.stash[_WHY] = {}
+
+
+def in_the_contract(path: Path | str) -> bool:
+    return Path(path).resolve().is_relative_to(HERE)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    """Read the configuration before the contract's checks are collected: a mistake in it, or in an
+    option, is a usage error, reported as such."""
+    if isinstance(collector, pytest.Module) and in_the_contract(collector.path):
+        contract_of(collector.config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    checks = config.stash[_CHECKS]
+    for item in items:
+        if not in_the_contract(item.path):
+            continue
+        marker = item.get_closest_marker("area")
+        if marker is None or marker.args[0] not in AREAS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a check of the contract needs @pytest.mark.area(one of {AREAS})"
+            )
+        checks[item.nodeid] = Check(item.name, marker.args[0])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``bad_target`` tests once for every argument the configuration lists."""
+    if "bad_target" in metafunc.fixturenames:
+        bad_targets = contract_of(metafunc.config).bad_targets
+        metafunc.parametrize(
+            "bad_target", bad_targets, ids=[f"bad_targets[{i}]" for i in range(len(bad_targets))]
+        )
+
+
+def contract_of(config: pytest.Config) -> Contract:
+    """The contract of this run, read from its configuration and options on first use."""
+    if _CONTRACT not in config.stash:
+        config.stash[_CONTRACT] = _load_contract(config)
+    return config.stash[_CONTRACT]
+
+
+def _load_contract(config: pytest.Config) -> Contract:
+    option = config.getoption("--contract-config", None)
+    path = Path(option) if option else HERE.parent / CONFIG_NAME
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise pytest.UsageError(f"{path}: cannot read it as TOML: {error}") from None
+    for key, value in data.items():
+        kind = SETTINGS.get(key)
+        if kind is None:
+            raise pytest.UsageError(f"{path}: unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        strings = key == "expected_hosts" or all(isinstance(item, str) for item in value or ())
+        if not isinstance(value, kind) or (kind is list and not strings):
+            wanted = "a list of strings" if kind is list else f"a {'number' if kind is float else 'string'}"
+            raise pytest.UsageError(f"{path}: {key!r} must be {wanted}, got {value!r}")
+    for key, known in (("unsupported", CAPABILITIES), ("offered", PROBED)):
+        unknown = set(data.get(key, ())) - set(known)
+        if unknown:
+            raise pytest.UsageError(
+                f"{path}: unknown capabilities in {key!r}: {sorted(unknown)}; known: {sorted(known)}"
+            )
+    both = set(data.get("unsupported", ())) & set(data.get("offered", ()))
+    if both:
+        raise pytest.UsageError(f"{path}: {sorted(both)} in both 'unsupported' and 'offered'")
+    connector = config.getoption("--connector", None) or data.get("connector")
+    if not connector:
+        raise pytest.UsageError(
+            f"connector contract: name a connector with --connector or 'connector' in {path}"
+        )
+    connectors = get_all_connectors()
+    if connector not in connectors:
+        raise pytest.UsageError(
+            f"connector contract: no connector {connector!r} in the 'pyinfra.connectors' entry point "
+            f"group; installed: {', '.join(sorted(connectors))}"
+        )
+    configured_target = data.get("target", "")
+    target = config.getoption("--target", None)
+    target = configured_target if target is None else target
+    unsupported = set(data.get("unsupported", ()))
+    # A capability that needs a value in the configuration is not offered without one.
+    if not data.get("unreachable_target"):
+        unsupported.add("unreachable-target")
+    if "{index}" not in data.get("many_hosts_target", ""):
+        unsupported.add("many-hosts")
+    limit = config.getoption("--cli-time-limit", None) or data.get("cli_time_limit", CLI_TIME_LIMIT)
+    if limit <= 0:
+        raise pytest.UsageError(f"{path}: 'cli_time_limit' must be a number of seconds, got {limit!r}")
+    expected: tuple[ExpectedHost, ...] | None = None
+    missing = f"no 'expected_hosts' in {CONFIG_NAME}"
+    if "expected_hosts" in data:
+        expected = _expected_hosts(path, data["expected_hosts"], configured_target)
+        if target != configured_target:
+            expected = None
+            missing = f"'expected_hosts' describe {configured_target!r}, not --target {target!r}"
+    return Contract(
+        connector=connector,
+        target=target,
+        bad_targets=tuple(data.get("bad_targets", ())),
+        unreachable_target=data.get("unreachable_target", ""),
+        many_hosts_target=data.get("many_hosts_target", ""),
+        unsupported=frozenset(unsupported),
+        config_dir=path.parent,
+        offered=frozenset(data.get("offered", ())),
+        cli_time_limit=float(limit),
+        expected_hosts=expected,
+        expected_hosts_missing="" if expected is not None else missing,
+    )
+
+
+def _expected_hosts(path: Path, rows: list[Any], target: str) -> tuple[ExpectedHost, ...]:
+    """The ``expected_hosts`` rows, checked, with ``{target}`` in their strings replaced."""
+
+    def filled(value: Any) -> Any:
+        return value.replace("{target}", target) if isinstance(value, str) else value
+
+    hosts: dict[str, ExpectedHost] = {}
+    for index, row in enumerate(rows):
+        where = f"{path}: expected_hosts[{index}]"
+        if not isinstance(row, dict):
+            raise pytest.UsageError(f"{where}: must be a table with name, groups and data")
+        unknown = set(row) - {"name", "groups", "data"}
+        if unknown:
+            raise pytest.UsageError(f"{where}: unknown keys {sorted(unknown)}; known: name, groups, data")
+        name, groups, data = row.get("name"), row.get("groups", []), row.get("data", {})
+        if not isinstance(name, str) or not name:
+            raise pytest.UsageError(f"{where}: 'name' must be a non-empty string")
+        if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+            raise pytest.UsageError(f"{where}: 'groups' must be a list of strings")
+        if not isinstance(data, dict):
+            raise pytest.UsageError(f"{where}: 'data' must be a table")
+        name = filled(name)
+        if name in hosts:
+            raise pytest.UsageError(f"{where}: {name!r} is listed twice")
+        hosts[name] = ExpectedHost(
+            name,
+            frozenset(filled(group) for group in groups),
+            {key: filled(value) for key, value in data.items()},
+        )
+    return tuple(hosts.values())
+
+
+def not_run(
+    request: pytest.FixtureRequest, outcome: str, reason: str, capability: str = "", detail: str = ""
+) -> None:
+    """Skip the check that asked, saying why; counted in the report, and for a capability, in the
+    summary lines after it."""
+    request.config.stash[_WHY][request.node.nodeid] = (outcome, reason)
+    if capability:
+        why = {
+            "not offered": f"not checked, not offered per {CONFIG_NAME}",
+            "not checked": "not checked, the target lacks it",
+        }[outcome]
+        skipped = request.config.stash[_SKIPPED]
+        count = skipped.get((why, capability), (detail, 0))[1]
+        skipped[why, capability] = (detail, count + 1)
+    pytest.skip(reason)
+
+
+def missing_on_the_target(request: pytest.FixtureRequest, capability: str, problem: str) -> None:
+    """The target lacks a capability that a check needs: the check fails or, for a privilege the
+    configuration does not promise, outside CI, is reported as not checked."""
+    contract = contract_of(request.config)
+    what = f"{capability!r} ({CAPABILITIES[capability]})"
+    if capability not in PROBED:
+        pytest.fail(
+            f"{problem}: where the target does not offer {what}, list it in 'unsupported' in {CONFIG_NAME}",
+            pytrace=False,
+        )
+    if capability in contract.offered:
+        pytest.fail(
+            f"{problem}, but {CONFIG_NAME} lists {capability!r} in 'offered': give the target {what}, "
+            "or list it in 'unsupported' instead",
+            pytrace=False,
+        )
+    if IN_CI:
+        pytest.fail(
+            f"{problem}: under CI=true every privilege is checked; give the target {what}, or list "
+            f"{capability!r} in 'unsupported' in {CONFIG_NAME}",
+            pytrace=False,
+        )
+    not_run(
+        request,
+        "not checked",
+        f"capability {capability!r} not checked: {problem}; list it in 'offered' in {CONFIG_NAME} to make "
+        "that a failure, or in 'unsupported'",
+        capability=capability,
+        detail=problem,
+    )
+
+
+# The report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Note what became of each check: failed in any phase, passed, or why it was not run."""
+    report = yield
+    check = item.config.stash[_CHECKS].get(item.nodeid)
+    if check is not None:
+        if report.failed:
+            check.outcome, check.reason = "failed", f"failed in {report.when}"
+        elif report.skipped and not check.outcome:
+            why = item.config.stash[_WHY].get(item.nodeid)
+            check.outcome, check.reason = why or ("not checked", _skip_reason(report))
+        elif report.when == "call" and report.passed and not check.outcome:
+            check.outcome = "passed"
+    return report
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def conformance_report(config: pytest.Config) -> dict[str, Any]:
+    """The run as data: the JSON that ``--contract-report`` writes (see the README for its keys)."""
+    contract = config.stash[_CONTRACT]
+    checks = [check for check in config.stash[_CHECKS].values() if check.outcome]
+    areas = []
+    for area in AREAS:
+        counts = {
+            outcome: sum(c.area == area and c.outcome == outcome for c in checks) for outcome in OUTCOMES
+        }
+        areas.append(
+            {
+                "area": area,
+                "checked": counts["passed"] + counts["failed"],
+                **{outcome.replace(" ", "_"): count for outcome, count in counts.items()},
+            }
+        )
+    return {
+        "format": REPORT_FORMAT,
+        "connector": contract.connector,
+        "target": contract.target,
+        "passed": not any(check.outcome == "failed" for check in checks),
+        "areas": areas,
+        "checks": [
+            {"name": check.name, "area": check.area, "outcome": check.outcome, "reason": check.reason}
+            for check in checks
+        ],
+    }
+
+
+COLUMNS = ("area", "checked", "passed", "failed", "not_offered", "not_checked", "not_configured")
+
+
+def report_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The report's table: a header, then one row per area."""
+    return [[column.replace("_", " ") for column in COLUMNS]] + [
+        [str(area[column]) for column in COLUMNS] for area in report["areas"]
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _CONTRACT not in config.stash or not config.stash[_CHECKS]:
+        return
+    contract = config.stash[_CONTRACT]
+    report = conformance_report(config)
+    terminalreporter.write_sep("-", f"connector contract: {contract.inventory_name()}")
+    rows = report_rows(report)
+    widths = [max(len(row[index]) for row in rows) for index in range(len(COLUMNS))]
+    for row in rows:
+        cells = [
+            row[0].ljust(widths[0]),
+            *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)),
+        ]
+        terminalreporter.write_line("  ".join(cells))
+    skipped = config.stash[_SKIPPED]
+    for (why, name), (detail, count) in sorted(skipped.items()):
+        terminalreporter.write_line(
+            f"{why}: {name} ({CAPABILITIES[name]}): {count} test(s){f': {detail}' if detail else ''}"
+        )
+    not_configured: dict[str, list[str]] = {}
+    for check in config.stash[_CHECKS].values():
+        if check.outcome == "not configured":
+            not_configured.setdefault(check.reason.removeprefix("not configured: "), []).append(check.name)
+    for reason, names in not_configured.items():
+        terminalreporter.write_line(f"not configured, {reason}: {', '.join(names)}")
+    path = config.getoption("--contract-report", None)
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        terminalreporter.write_line(f"conformance report written to {path}")
+
+
+def pyinfra(*args: str, cwd: Path, timeout: float = CLI_TIME_LIMIT) -> subprocess.CompletedProcess[str]:
+    """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
+
+    Not ``python -m pyinfra``: before pyinfra 3.7 that imports pyinfra ahead of gevent's
+    monkey-patching, and the command line can stop with gevent's ``LoopExit``.
+
+    A run that takes more than ``timeout`` seconds has hung: it is stopped, with everything it
+    started, and the test fails, naming the last operation pyinfra started and showing the end of
+    what it printed.
+    """
+    argv = [str(Path(sys.executable).with_name("pyinfra")), *args]
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # so that a hung run has printed all it did
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own: stopped with all it started
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+            hung = False
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            out, err = _rest_of_output(process)
+            hung = True
+        except BaseException:  # Ctrl-C included: leave nothing running
+            _stop(process)
+            raise
+    if hung:
+        pytest.fail(_hang_report(argv, timeout, _text(out), _text(err)), pytrace=False)
+    return subprocess.CompletedProcess(argv, process.returncode, _text(out), _text(err))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _rest_of_output(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """All that a stopped run printed, or what was read of it if something it started outlives it
+    and keeps its output open."""
+    try:
+        return process.communicate(timeout=5)
+    except subprocess.TimeoutExpired as expired:
+        return expired.stdout or b"", expired.stderr or b""
+
+
+def _text(output: bytes) -> str:
+    return output.decode(errors="replace").replace("\r\n", "\n")
+
+
+_STARTED = re.compile(r"Starting operation: (.*)")
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _hang_report(argv: list[str], timeout: float, out: str, err: str, lines: int = 20) -> str:
+    started = _STARTED.findall(_COLOUR.sub("", f"{out}\n{err}"))
+    where = (
+        f"in {started[-1].strip()!r} (the last operation it started)" if started else "before any operation"
+    )
+    tail = "".join(
+        f"\n--- last lines of its {name}\n" + "\n".join(text.splitlines()[-lines:])
+        for name, text in (("stdout", out), ("stderr", err))
+        if text.strip()
+    )
+    return f"pyinfra hung {where}, and was stopped after {timeout:g} s\n$ {shlex.join(argv)}{tail}"
+
+
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """A failed command line run, for an assertion message."""
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
