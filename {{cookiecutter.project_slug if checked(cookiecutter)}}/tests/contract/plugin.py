@@ -129,20 +129,40 @@ class Contract:
 
 @dataclass
 class Check:
-    """One check of the contract in this run, and what became of it."""
+    """One check of the contract in this run, and what became of it: for a check not run for want
+    of a capability, which one, and what was found."""
 
     name: str
     area: str
     outcome: str = ""
     reason: str = ""
+    capability: str = ""
+    detail: str = ""
 
 
+class Tally:
+    """What became of each check, read from the test reports where pytest logs them: in the one
+    process, or, under pytest-xdist, in the process that collects its workers' reports."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, Check] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == CHECK_PROPERTY:
+                check = Check(**json.loads(value))
+                # A failure in any phase stands; otherwise the first outcome does.
+                if check.outcome == "failed" or report.nodeid not in self.checks:
+                    self.checks[report.nodeid] = check
+
+
+CHECK_PROPERTY = "connector-contract-check"
 _CONTRACT = pytest.StashKey[Contract]()
-_CHECKS = pytest.StashKey[dict[str, Check]]()
-_SKIPPED = pytest.StashKey[dict[tuple[str, str], tuple[str, int]]]()
-"""(why, capability) -> (detail, number of tests) for every check that was not run."""
-_WHY = pytest.StashKey[dict[str, tuple[str, str]]]()
-"""nodeid -> (outcome, reason) for the checks the contract itself decided not to run."""
+_AREAS = pytest.StashKey[dict[str, str]]()
+"""nodeid -> area, for the contract's checks collected in this process."""
+_WHY = pytest.StashKey[dict[str, tuple[str, str, str, str]]]()
+"""nodeid -> (outcome, reason, capability, detail) for the checks the contract decided not to run."""
+_TALLY = pytest.StashKey[Tally]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -178,9 +198,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "capability(name): needs a capability the configuration may declare unsupported"
     )
     config.addinivalue_line("markers", f"area(name): the area of the contract a check belongs to: {AREAS}")
-    config.stash[_SKIPPED] = {}
-    config.stash[_CHECKS] = {}
+    config.stash[_AREAS] = {}
     config.stash[_WHY] = {}
+    config.stash[_TALLY] = Tally()
+    config.pluginmanager.register(config.stash[_TALLY], "connector-contract-tally")
 
 
 def in_the_contract(path: Path | str) -> bool:
@@ -195,7 +216,7 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    checks = config.stash[_CHECKS]
+    areas = config.stash[_AREAS]
     for item in items:
         if not in_the_contract(item.path):
             continue
@@ -204,7 +225,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid}: a check of the contract needs @pytest.mark.area(one of {AREAS})"
             )
-        checks[item.nodeid] = Check(item.name, marker.args[0])
+        areas[item.nodeid] = marker.args[0]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -333,15 +354,7 @@ def not_run(
 ) -> None:
     """Skip the check that asked, saying why; counted in the report, and for a capability, in the
     summary lines after it."""
-    request.config.stash[_WHY][request.node.nodeid] = (outcome, reason)
-    if capability:
-        why = {
-            "not offered": f"not checked, not offered per {CONFIG_NAME}",
-            "not checked": "not checked, the target lacks it",
-        }[outcome]
-        skipped = request.config.stash[_SKIPPED]
-        count = skipped.get((why, capability), (detail, 0))[1]
-        skipped[why, capability] = (detail, count + 1)
+    request.config.stash[_WHY][request.node.nodeid] = (outcome, reason, capability, detail)
     pytest.skip(reason)
 
 
@@ -384,17 +397,26 @@ def missing_on_the_target(request: pytest.FixtureRequest, capability: str, probl
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Note what became of each check: failed in any phase, passed, or why it was not run."""
+    """Note on each report of a check what became of it: failed in any phase, passed, or why it
+    was not run. The note travels with the report (to pytest-xdist's main process too)."""
     report = yield
-    check = item.config.stash[_CHECKS].get(item.nodeid)
-    if check is not None:
+    area = item.config.stash[_AREAS].get(item.nodeid)
+    if area is not None:
+        check = Check(item.name, area)
         if report.failed:
             check.outcome, check.reason = "failed", f"failed in {report.when}"
-        elif report.skipped and not check.outcome:
+        elif report.skipped:
             why = item.config.stash[_WHY].get(item.nodeid)
-            check.outcome, check.reason = why or ("not checked", _skip_reason(report))
-        elif report.when == "call" and report.passed and not check.outcome:
+            check.outcome, check.reason, check.capability, check.detail = why or (
+                "not checked",
+                _skip_reason(report),
+                "",
+                "",
+            )
+        elif report.when == "call" and report.passed:
             check.outcome = "passed"
+        if check.outcome:
+            report.user_properties.append((CHECK_PROPERTY, json.dumps(check.__dict__)))
     return report
 
 
@@ -408,7 +430,8 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def conformance_report(config: pytest.Config) -> dict[str, Any]:
     """The run as data: the JSON that ``--contract-report`` writes (see the README for its keys)."""
     contract = config.stash[_CONTRACT]
-    checks = [check for check in config.stash[_CHECKS].values() if check.outcome]
+    tally = config.stash[_TALLY].checks
+    checks = [tally[nodeid] for nodeid in sorted(tally)]
     areas = []
     for area in AREAS:
         counts = {
@@ -445,9 +468,9 @@ def report_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if _CONTRACT not in config.stash or not config.stash[_CHECKS]:
+    if not config.stash[_TALLY].checks:
         return
-    contract = config.stash[_CONTRACT]
+    contract = contract_of(config)
     report = conformance_report(config)
     terminalreporter.write_sep("-", f"connector contract: {contract.inventory_name()}")
     rows = report_rows(report)
@@ -458,13 +481,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)),
         ]
         terminalreporter.write_line("  ".join(cells))
-    skipped = config.stash[_SKIPPED]
+    skipped: dict[tuple[str, str], tuple[str, int]] = {}
+    for check in config.stash[_TALLY].checks.values():
+        if check.capability:
+            why = {
+                "not offered": f"not checked, not offered per {CONFIG_NAME}",
+                "not checked": "not checked, the target lacks it",
+            }[check.outcome]
+            skipped[why, check.capability] = (check.detail, skipped.get((why, check.capability), ("", 0))[1] + 1)
     for (why, name), (detail, count) in sorted(skipped.items()):
         terminalreporter.write_line(
             f"{why}: {name} ({CAPABILITIES[name]}): {count} test(s){f': {detail}' if detail else ''}"
         )
     not_configured: dict[str, list[str]] = {}
-    for check in config.stash[_CHECKS].values():
+    for check in config.stash[_TALLY].checks.values():
         if check.outcome == "not configured":
             not_configured.setdefault(check.reason.removeprefix("not configured: "), []).append(check.name)
     for reason, names in not_configured.items():
