@@ -488,7 +488,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 "not offered": f"not checked, not offered per {CONFIG_NAME}",
                 "not checked": "not checked, the target lacks it",
             }[check.outcome]
-            skipped[why, check.capability] = (check.detail, skipped.get((why, check.capability), ("", 0))[1] + 1)
+            skipped[why, check.capability] = (
+                check.detail,
+                skipped.get((why, check.capability), ("", 0))[1] + 1,
+            )
     for (why, name), (detail, count) in sorted(skipped.items()):
         terminalreporter.write_line(
             f"{why}: {name} ({CAPABILITIES[name]}): {count} test(s){f': {detail}' if detail else ''}"
