@@ -150,7 +150,7 @@ class Tally:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == CHECK_PROPERTY:
-                check = Check(**json.loads(value))
+                check = Check(**json.loads(str(value)))
                 # A failure in any phase stands; otherwise the first outcome does.
                 if check.outcome == "failed" or report.nodeid not in self.checks:
                     self.checks[report.nodeid] = check
