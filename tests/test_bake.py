@@ -107,7 +107,7 @@ def test_python_choices_are_the_end_of_life_table() -> None:
     for version, (year, month) in PYTHON_END_OF_LIFE.items():  # the prompt shows the same dates
         until = date(year, month, 1).strftime("%B %Y")
         assert (
-            COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (upstream support ends {until})"
+            COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (end of life: {until})"
         )
 
 
