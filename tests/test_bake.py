@@ -106,9 +106,7 @@ def test_python_choices_are_the_end_of_life_table() -> None:
     assert COOKIECUTTER["__python_max"] == list(PYTHON_END_OF_LIFE)[-1]
     for version, (year, month) in PYTHON_END_OF_LIFE.items():  # the prompt shows the same dates
         until = date(year, month, 1).strftime("%B %Y")
-        assert (
-            COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (end of life: {until})"
-        )
+        assert COOKIECUTTER["__prompts__"]["min_python"][version] == f"{version} (end of life: {until})"
 
 
 @pytest.mark.parametrize("baked", variant_params("executing", "inventory"), indirect=True)
