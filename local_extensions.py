@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -339,9 +340,6 @@ def _git_head(folder: Path) -> str | None:
 
 
 # Python versions: which ones a baked package may support, and which one it supports by default.
-# Self-contained: it reads nothing else of this module.
-
-from datetime import date  # noqa: E402 - this block stands on its own
 
 PYTHON_END_OF_LIFE: dict[str, tuple[int, int]] = {
     "3.10": (2026, 10),
