@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from filelock import FileLock
 from markdown_it import MarkdownIt
 
@@ -327,3 +328,17 @@ def run_contract(
         else:
             outcome.passed.add(name)
     return outcome, result
+
+
+def user_config(folder: Path, **default_context: Any) -> Path:
+    """A cookiecutter user configuration that keeps clones and replays in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "cookiecutter-config.yaml"
+    settings: dict[str, Any] = {
+        "cookiecutters_dir": str(folder / "cookiecutters"),
+        "replay_dir": str(folder / "replay"),
+    }
+    if default_context:
+        settings["default_context"] = default_context
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return config

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
-from support import COOKIECUTTER, ROOT, describe, fenced_blocks, run
+from support import COOKIECUTTER, ROOT, describe, fenced_blocks, run, user_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,13 +42,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """A cookiecutter user configuration that keeps replays and clones in the test's folder."""
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {"cookiecutters_dir": str(tmp_path / "clones"), "replay_dir": str(tmp_path / "replay")}
-        )
-    )
-    return path
+    return user_config(tmp_path)
 
 
 def cookiecutter(config: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -61,7 +54,7 @@ def errors_and_notes(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def assert_nothing_on_disk(folder: Path) -> None:
-    assert [path.name for path in folder.iterdir() if path.name != "config.yaml"] == []
+    assert [path.name for path in folder.iterdir() if path.name != "cookiecutter-config.yaml"] == []
 
 
 # Typed at a prompt.
@@ -238,9 +231,7 @@ def test_a_name_given_as_well_is_its_own_error(tmp_path: Path, config: Path) -> 
 
 
 def test_values_on_the_command_line_and_in_a_config_file_are_templates(tmp_path: Path, config: Path) -> None:
-    settings = yaml.safe_load(config.read_text())
-    settings["default_context"] = {"author_name": "{{ cookiecutter.connector_name | upper }} team"}
-    config.write_text(yaml.safe_dump(settings))
+    config = user_config(tmp_path, author_name="{{ cookiecutter.connector_name | upper }} team")
     result = cookiecutter(
         config, "--no-input", "--output-dir", "out", str(ROOT), "connector_name=acme_cloud",
         "description={{ cookiecutter.connector_name }} via {% raw %}{{ braces }}{% endraw %}", cwd=tmp_path,

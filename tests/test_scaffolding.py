@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -35,6 +34,7 @@ from support import (
     missing_privileges,
     run,
     run_documented,
+    user_config,
 )
 
 pytestmark = pytest.mark.slow  # git repositories of the template, cruft, and bakes through them
@@ -76,20 +76,6 @@ def git(*args: str, cwd: Path) -> str:
     result = run(["git", *args], cwd=cwd, env=GIT_ENV)
     assert result.returncode == 0, describe(result)
     return result.stdout.strip()
-
-
-def user_config(folder: Path, **default_context: Any) -> Path:
-    """A cookiecutter user configuration that keeps clones and replays in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "cookiecutter-config.yaml"
-    settings: dict[str, Any] = {
-        "cookiecutters_dir": str(folder / "cookiecutters"),
-        "replay_dir": str(folder / "replay"),
-    }
-    if default_context:
-        settings["default_context"] = default_context
-    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
-    return config
 
 
 def cookiecutter(config: Path, output: Path | str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
