@@ -85,7 +85,6 @@ LOCAL_NOT_OFFERED = {
     "test_connect_to_an_unreachable_target_raises_connect_error",  # @local is always reachable
     "test_many_hosts_at_once_each_see_only_their_own",  # there is only one @local
     "test_cli_deploy_on_many_hosts",
-    "test_cli_puts_and_gets_files_given_as_paths_on_many_hosts",
     "test_inventory_only_hosts_are_reachable_over_ssh",  # @local executes commands itself
 }
 

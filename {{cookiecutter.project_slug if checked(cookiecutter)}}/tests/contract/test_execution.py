@@ -125,24 +125,25 @@ def test_stdout_and_stderr_are_kept_apart_and_in_order(host: Host) -> None:
 
 
 def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
-    # 2 MB on stderr first, then 10 MB on stdout: reading one stream at a time would hang. (By awk:
-    # POSIX has neither yes nor head -c.)
+    # 2 MB on stderr first, then 9.6 MB on stdout, in lines of about 100 bytes: reading one stream
+    # at a time would hang. (By awk: POSIX has neither yes nor head -c.)
     command = (
-        "awk 'BEGIN { for (i = 0; i < 1000000; i++) print \"e\" }' >&2;"
-        " awk 'BEGIN { for (i = 0; i < 500000; i++) print \"0123456789abcdefghi\" }'"
+        "awk 'BEGIN { e = \"eeeeeeeeee\"; e = e e e e e e e e e e; for (i = 0; i < 20000; i++) print e }' >&2;"
+        " awk 'BEGIN { s = \"0123456789abcdefghi\"; s = s s s s s; for (i = 0; i < 100000; i++) print s }'"
     )
     with must_finish_within(30, "12 MB of output"):
         ok, output = run(host, command)
     assert ok
-    assert len(output.stdout_lines) == 500_000
-    assert set(output.stdout_lines) == {"0123456789abcdefghi"}
-    assert len(output.stderr_lines) == 1_000_000
+    assert len(output.stdout_lines) == 100_000
+    assert set(output.stdout_lines) == {"0123456789abcdefghi" * 5}
+    assert len(output.stderr_lines) == 20_000
+    assert set(output.stderr_lines) == {"e" * 100}
 
 
 def test_large_stdin_while_the_command_writes_output(host: Host) -> None:
     # Writing all stdin before reading any output deadlocks once both pipes fill up.
-    lines = [f"line {index}" for index in range(200_000)]
-    with must_finish_within(30, "1.3 MB through cat"):
+    lines = [f"line {index:075d}" for index in range(30_000)]
+    with must_finish_within(30, "2.4 MB through cat"):
         ok, output = run(host, "cat", _stdin=lines)
     assert ok
     assert output.stdout_lines == lines

@@ -86,49 +86,12 @@ def test_cli_dry_run_changes_nothing(contract: Contract, tmp_path: Path) -> None
     assert ok, f"--dry created {dest}"
 
 
-DEPLOY = """
-import hashlib
-import io
-
-from pyinfra import host
-from pyinfra.operations import files
-
-marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
-files.directory(path="{directory}")
-files.put(src=io.StringIO(host.name), dest="{directory}/" + marker)
-"""
-
-
-@pytest.mark.capability("many-hosts")
-@pytest.mark.area("many hosts")
-def test_cli_deploy_on_many_hosts(contract: Contract, tmp_path: Path) -> None:
-    names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
-    directory = f"/tmp/pyinfra-contract-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
-    deploy = tmp_path / "deploy.py"
-    deploy.write_text(DEPLOY.format(directory=directory))
-    result = pyinfra(
-        "-y", ",".join(names), str(deploy), cwd=contract.config_dir, timeout=contract.cli_time_limit
-    )
-    assert result.returncode == 0, describe(result)
-
-    state = State(Inventory((names, {})), Config())
-    connect_all(state)
-    try:
-        for host in state.inventory:
-            marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
-            content = io.BytesIO()
-            host.get_file(f"{directory}/{marker}", content)
-            assert content.getvalue() == host.name.encode(), f"{host.name} got another host's file"
-    finally:
-        for host in state.inventory:
-            host.run_shell_command(f"rm -rf {directory}")
-        disconnect_all(state)
-
-
 # Files given as paths, moved by pyinfra's command line: there gevent's monkey-patching applies, and
 # an upload can hang that never hangs through the API. A deploy file puts local files of random
 # bytes on each host and gets them back into local files: sizes on either side of a pipe's and a
-# read's size (64 KiB) and of a transfer chunk (1 MiB), and a few MiB.
+# read's size (64 KiB) and of a transfer chunk (1 MiB), and a few MiB; on many hosts at once, one
+# over a chunk. It also puts each host's own name, from a StringIO, which is read
+# back through the API: each host must have its own, not another's.
 SIZES = {
     "empty": 0,
     "1 byte": 1,
@@ -138,16 +101,18 @@ SIZES = {
     "1 MiB + 1": 1024 * 1024 + 1,
     "3 MiB + 1": 3 * 1024 * 1024 + 1,
 }
-MANY_HOSTS_SIZES = ["empty", "1 byte", "64 KiB", "64 KiB + 1", "1 MiB + 1"]
+MANY_HOSTS_SIZES = ["1 MiB + 1"]
 
 # Run by pyinfra after a first line that sets FILES, LOCAL, REMOTE and BACK.
 TRANSFER_DEPLOY = """
 import hashlib
+import io
 
 from pyinfra import host
 from pyinfra.operations import files
 
 marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
+files.put(name="files.put of the host's name, src a StringIO", src=io.StringIO(host.name), dest=f"{REMOTE}/{marker}/own")
 for what, name in FILES:
     files.put(
         name=f"files.put of {what}, src a local path",
@@ -184,10 +149,12 @@ def put_and_get_through_the_cli(
     tmp_path: Path,
     names: list[str],
     sizes: list[str],
+    connected: Callable[..., State],
     remove_afterwards: Callable[[list[str], str], None],
 ) -> None:
-    """Put a file of each of ``sizes`` on every host of ``names``, and get it back, with a deploy file
-    run by pyinfra's command line; every file must come back byte for byte."""
+    """Run the transfer deploy on every host of ``names`` with files of each of ``sizes``, by
+    pyinfra's command line: every file must come back byte for byte, and every host must hold its
+    own name."""
     local, back = tmp_path / "local", tmp_path / "back"
     local.mkdir()
     files: list[tuple[str, str]] = []  # what the file is, its name
@@ -210,29 +177,39 @@ def put_and_get_through_the_cli(
     )
     assert result.returncode == 0, describe(result)
     for host_name in names:
+        marker = hashlib.sha256(host_name.encode()).hexdigest()[:16]
         for what, name in files:
-            got = back / hashlib.sha256(host_name.encode()).hexdigest()[:16] / name
+            got = back / marker / name
             assert got.is_file(), f"{host_name}: files.get of {what} wrote nothing\n{describe(result)}"
             assert hashlib.sha256(got.read_bytes()).hexdigest() == digests[name], (
                 f"{host_name}: the file of {what} came back changed"
             )
+    for host in connected(*names).inventory:
+        own = io.BytesIO()
+        host.get_file(f"{remote}/{hashlib.sha256(host.name.encode()).hexdigest()[:16]}/own", own)
+        assert own.getvalue() == host.name.encode(), f"{host.name} got another host's file"
 
 
 def test_cli_puts_and_gets_files_given_as_paths(
-    contract: Contract, tmp_path: Path, remove_afterwards: Callable[[list[str], str], None]
+    contract: Contract,
+    tmp_path: Path,
+    connected: Callable[..., State],
+    remove_afterwards: Callable[[list[str], str], None],
 ) -> None:
-    put_and_get_through_the_cli(
-        contract, tmp_path, [contract.inventory_name()], list(SIZES), remove_afterwards
-    )
+    names = [contract.inventory_name()]
+    put_and_get_through_the_cli(contract, tmp_path, names, list(SIZES), connected, remove_afterwards)
 
 
 @pytest.mark.capability("many-hosts")
 @pytest.mark.area("many hosts")
-def test_cli_puts_and_gets_files_given_as_paths_on_many_hosts(
-    contract: Contract, tmp_path: Path, remove_afterwards: Callable[[list[str], str], None]
+def test_cli_deploy_on_many_hosts(
+    contract: Contract,
+    tmp_path: Path,
+    connected: Callable[..., State],
+    remove_afterwards: Callable[[list[str], str], None],
 ) -> None:
     names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
-    put_and_get_through_the_cli(contract, tmp_path, names, MANY_HOSTS_SIZES, remove_afterwards)
+    put_and_get_through_the_cli(contract, tmp_path, names, MANY_HOSTS_SIZES, connected, remove_afterwards)
 
 
 def test_cli_single_operation_puts_a_file_given_as_a_path(
