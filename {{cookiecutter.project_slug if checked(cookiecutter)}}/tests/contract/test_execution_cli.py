@@ -90,8 +90,8 @@ def test_cli_dry_run_changes_nothing(contract: Contract, tmp_path: Path) -> None
 # an upload can hang that never hangs through the API. A deploy file puts local files of random
 # bytes on each host and gets them back into local files: sizes on either side of a pipe's and a
 # read's size (64 KiB) and of a transfer chunk (1 MiB), and a few MiB; on many hosts at once, one
-# over a chunk. It also puts each host's own name, from a StringIO, which is read
-# back through the API: each host must have its own, not another's.
+# over a chunk. It also puts each host's own name from a StringIO, read back through the API: each
+# host must hold its own, not another's.
 SIZES = {
     "empty": 0,
     "1 byte": 1,
@@ -112,7 +112,11 @@ from pyinfra import host
 from pyinfra.operations import files
 
 marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
-files.put(name="files.put of the host's name, src a StringIO", src=io.StringIO(host.name), dest=f"{REMOTE}/{marker}/own")
+files.put(
+    name="files.put of the host's own name, src a StringIO",
+    src=io.StringIO(host.name),
+    dest=f"{REMOTE}/{marker}/own",
+)
 for what, name in FILES:
     files.put(
         name=f"files.put of {what}, src a local path",
@@ -176,17 +180,16 @@ def put_and_get_through_the_cli(
         "-y", ",".join(names), str(deploy), cwd=contract.config_dir, timeout=contract.cli_time_limit
     )
     assert result.returncode == 0, describe(result)
-    for host_name in names:
-        marker = hashlib.sha256(host_name.encode()).hexdigest()[:16]
+    for host in connected(*names).inventory:
+        marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
         for what, name in files:
             got = back / marker / name
-            assert got.is_file(), f"{host_name}: files.get of {what} wrote nothing\n{describe(result)}"
+            assert got.is_file(), f"{host.name}: files.get of {what} wrote nothing\n{describe(result)}"
             assert hashlib.sha256(got.read_bytes()).hexdigest() == digests[name], (
-                f"{host_name}: the file of {what} came back changed"
+                f"{host.name}: the file of {what} came back changed"
             )
-    for host in connected(*names).inventory:
         own = io.BytesIO()
-        host.get_file(f"{remote}/{hashlib.sha256(host.name.encode()).hexdigest()[:16]}/own", own)
+        host.get_file(f"{remote}/{marker}/own", own)
         assert own.getvalue() == host.name.encode(), f"{host.name} got another host's file"
 
 
