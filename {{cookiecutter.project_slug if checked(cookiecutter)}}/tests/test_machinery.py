@@ -392,7 +392,9 @@ def test_ctrl_c_stops_the_running_command_as_with_local(tmp_path: Path) -> None:
 # Uploads and downloads of real files under gevent's monkey-patching, as pyinfra's command line
 # runs them: a pipe's end that is closed late leaves the target's `cat` waiting for ever. The first
 # host moves every size twice (the same file again, in one process), while the others each move
-# one file over a transfer chunk, all at once.
+# one file over a transfer chunk, all at once. Without splice, as where the kernel has none (macOS):
+# the contract's command-line transfers take the splice path wherever there is one, whatever the
+# seam, and test_files_stream_exactly_with_or_without_splice checks both paths here.
 
 SIZES = [0, 1, 65536, 65537, _process.TRANSFER_CHUNK_SIZE, _process.TRANSFER_CHUNK_SIZE + 1]
 MANY_HOSTS_SIZES = [_process.TRANSFER_CHUNK_SIZE + 1]
@@ -411,8 +413,7 @@ for size, copies in MOVES[label]:
 """
 
 
-@pytest.mark.parametrize("splice", [True, False], ids=["splice", "no-splice"])
-def test_file_paths_move_exactly_through_the_command_line(tmp_path: Path, splice: bool) -> None:
+def test_file_paths_move_exactly_through_the_command_line_without_splice(tmp_path: Path) -> None:
     source, remote, back = tmp_path / "source", tmp_path / "remote", tmp_path / "back"
     for folder in (source, remote, back):
         folder.mkdir()
@@ -426,7 +427,7 @@ def test_file_paths_move_exactly_through_the_command_line(tmp_path: Path, splice
     inventory = ",".join(f"@{NAME}/{target}" for target in TARGETS)
     try:
         result = subprocess.run(
-            pinned_cli("-y", inventory, str(deploy), splice=splice),
+            pinned_cli("-y", inventory, str(deploy), splice=False),
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
             capture_output=True,
