@@ -165,6 +165,18 @@ def describe(result: subprocess.CompletedProcess[str]) -> str:
     return f"{' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
+def checkout_copy(destination: Path) -> Path:
+    """This checkout's files as a fresh clone has them (tracked, and new ones not ignored), copied
+    into ``destination``."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
+    assert listed.returncode == 0, describe(listed)
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
+    return destination
+
+
 def run_documented(
     line: str, cwd: Path, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

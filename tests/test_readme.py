@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from support import (
     COOKIECUTTER,
     ROOT,
     Installed,
+    checkout_copy,
     command_lines,
     describe,
     fenced_blocks,
@@ -362,13 +362,7 @@ def test_the_uv_set_up_and_next_steps_work_in_a_checkout(tmp_path: Path) -> None
     in order in the new project (``git init`` before ``uv run pre-commit install``, which writes git's
     hook), the last of them being the README's ``uv run pytest``, whose baked tests pass. The baked
     README's Develop section shows the same uv lines. uv reaches PyPI for what its cache lacks."""
-    checkout = tmp_path / "checkout"
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
-    assert listed.returncode == 0, describe(listed)
-    for name in filter(None, listed.stdout.split("\0")):
-        if (ROOT / name).is_file():
-            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, checkout / name)
+    checkout = checkout_copy(tmp_path / "checkout")
     tools = tmp_path / "tools"  # uv alone, not the test venv's python or pytest
     tools.mkdir()
     for name in ("uv", "uvx"):

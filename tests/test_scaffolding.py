@@ -28,6 +28,7 @@ from support import (
     IN_CI,
     ROOT,
     TEMPLATE_FOLDER_NAME,
+    checkout_copy,
     command_lines,
     describe,
     fenced_blocks,
@@ -99,13 +100,7 @@ def tree(project: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository holding this checkout's template, its one commit tagged with the version."""
-    repo = tmp_path_factory.mktemp("template") / "pyinfra-connector-template"
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT)
-    assert listed.returncode == 0, describe(listed)
-    for name in filter(None, listed.stdout.split("\0")):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
+    repo = checkout_copy(tmp_path_factory.mktemp("template") / "pyinfra-connector-template")
     git("init", "-q", "-b", "main", cwd=repo)
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "The template as it is being tested", cwd=repo)
