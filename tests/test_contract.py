@@ -379,12 +379,12 @@ MUTANTS = {
     ),
     # The command line's uploads hang: under gevent's monkey-patching os.close of a pipe waits for
     # the hub's next loop iteration, and nothing may wake the hub, so `cat` never sees the end of
-    # its input. Only the command line applies the patching; a hang fails after --cli-time-limit.
+    # its input. Only the command line applies the patching; a hang fails at the check's deadline.
     "closes-pipes-late-under-gevent": Mutant(
         "executing",
         (("_process.py", 'get_original("os", "close")', "lambda fd: os.close(fd)"),),
         frozenset({"test_cli_puts_and_gets_files_given_as_paths"}),
-        args=("--cli-time-limit", "20"),
+        args=("--check-time-limit", "20"),
     ),
     "leaves-the-new-file-when-an-upload-is-stopped": Mutant(
         "executing",

@@ -20,7 +20,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
-from .plugin import CAPABILITIES, CONFIG_NAME, Contract, ExpectedHost, contract_of, not_run
+from .plugin import CONFIG_NAME, Contract, ExpectedHost, contract_of, not_run
+from .settings import CAPABILITIES
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,12 +86,13 @@ def expected_hosts(request: pytest.FixtureRequest, contract: Contract) -> tuple[
 
 
 @pytest.fixture
-def connected() -> Iterator[Callable[..., State]]:
-    """Factory: a pyinfra State for these inventory names, connected; disconnected afterwards."""
+def connected(contract: Contract) -> Iterator[Callable[..., State]]:
+    """Factory: a pyinfra State for these inventory names, each host with the configured host data,
+    connected; disconnected afterwards."""
     states: list[State] = []
 
-    def make(*names: str | tuple[str, dict[str, Any]]) -> State:
-        state = State(Inventory((list(names), {})), Config())
+    def make(*names: str) -> State:
+        state = State(Inventory(([contract.inventory_entry(name) for name in names], {})), Config())
         states.append(state)
         connect_all(state)
         return state

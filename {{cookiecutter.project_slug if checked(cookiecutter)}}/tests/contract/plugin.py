@@ -12,11 +12,15 @@ edit the configuration, and run ``pytest``, or::
 
 The connector is loaded through pyinfra's own entry-point discovery, so a passing run also proves
 that it is registered. ``connector-contract.toml`` (next to this folder) names the connector, its
-target, the hosts that target must yield and what the connector cannot offer. At the end of the run
-a table gives, for each area of the contract, how many checks passed, failed, or were not run, and
-why: not offered (declared in ``unsupported``, or not for this kind of connector), not checked (a
-privilege the target turned out not to have, outside CI) or not configured (no expected hosts in
-the configuration). ``--contract-report=PATH`` writes the same as JSON (see ``report_to_markdown.py``).
+target, the hosts that target must yield, the host data its hosts need and what the connector
+cannot offer; settings.py declares every setting. At the end of the run a table gives, for each
+area of the contract, how many checks passed, failed, or were not run, and why: not offered
+(declared in ``unsupported``, or not for this kind of connector), not checked (a privilege the
+target turned out not to have, outside CI) or not configured (no expected hosts in the
+configuration). ``--contract-report=PATH`` writes the same as JSON (see ``report_to_markdown.py``).
+
+Every check has a deadline (``check_time_limit``): one still running then fails, showing where it
+was stuck, and the run goes on with the next check (deadline.py).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +43,9 @@ from typing import Any
 import pytest
 from pyinfra.api.connectors import get_all_connectors
 
+from .deadline import Watchdog, read_record
+from .settings import BY_NAME, CAPABILITIES, PROBED, check_value, read_settings
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -44,20 +53,12 @@ else:
 
 HERE = Path(__file__).resolve().parent
 CONFIG_NAME = "connector-contract.toml"
-CAPABILITIES = {
-    "bash": "a `bash` executable on the target, for _shell_executable",
-    "sudo": "running commands with sudo on the target, without a password",
-    "su": "running commands with su on the target, without a password",
-    "unreachable-target": "a target that cannot be reached, for connect() failure",
-    "many-hosts": "20 hosts of this connector at once",
-}
-# What the contract can find missing on the target by trying it: where the configuration does not
-# say, a missing one is reported as not checked, except under CI, where it fails.
-PROBED = ("sudo", "su")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-CLI_TIME_LIMIT = 120.0
-"""Seconds a pyinfra command line the contract runs may take, unless configured otherwise: far more
-than any of them needs, so that a hang fails its test, naming where it hung, and stalls nothing."""
+MANY_HOSTS = 20
+WATCHDOG = Watchdog()
+"""The deadline of the check that runs in this process."""
+_RECORDS = "connector_contract_records"
+"""The key, in pytest-xdist's worker input, of the folder where workers write down their checks."""
 
 # The areas of the contract, in the order the report shows them; every check belongs to one.
 AREAS = (
@@ -74,19 +75,6 @@ AREAS = (
 # What became of a check: the first two are checked, the others say why it was not.
 OUTCOMES = ("passed", "failed", "not offered", "not checked", "not configured")
 REPORT_FORMAT = 1
-
-# The settings of the configuration file, and the type of each.
-SETTINGS: dict[str, type] = {
-    "connector": str,
-    "target": str,
-    "bad_targets": list,
-    "cli_time_limit": float,
-    "unreachable_target": str,
-    "many_hosts_target": str,
-    "unsupported": list,
-    "offered": list,
-    "expected_hosts": list,
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +98,9 @@ class Contract:
     unsupported: frozenset[str]
     config_dir: Path
     offered: frozenset[str] = frozenset()
-    cli_time_limit: float = CLI_TIME_LIMIT
+    check_time_limit: float = BY_NAME["check_time_limit"].default
+    host_data: dict[str, Any] | None = None
+    """Inventory data for every host the contract builds; None where the configuration gives none."""
     expected_hosts: tuple[ExpectedHost, ...] | None = None
     """None where the configuration states no hosts, or describes another target than this run's."""
     expected_hosts_missing: str = ""
@@ -125,6 +115,52 @@ class Contract:
         """What pyinfra passes to ``make_names_data`` for ``inventory_name(target)``."""
         target = self.target if target is None else target
         return target or None
+
+    def many_hosts_names(self) -> list[str]:
+        """The inventory names of the hosts of ``many_hosts_target``, ``{index}`` from 0 to 19."""
+        return [
+            self.inventory_name(self.many_hosts_target.replace("{index}", str(index)))
+            for index in range(MANY_HOSTS)
+        ]
+
+    def host_data_of(self, name: str) -> dict[str, Any]:
+        """The configured host data of the host the contract builds as ``name``, with ``{target}``
+        and ``{index}`` in its strings standing for the host's target and its index among the many
+        hosts (empty for any other host)."""
+        prefix = f"@{self.connector}/"
+        target = name[len(prefix) :] if name.startswith(prefix) else ""
+        many = self.many_hosts_names() if "{index}" in self.many_hosts_target else []
+        index = str(many.index(name)) if name in many else ""
+
+        def filled(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.replace("{target}", target).replace("{index}", index)
+            if isinstance(value, list):
+                return [filled(item) for item in value]
+            if isinstance(value, dict):
+                return {key: filled(item) for key, item in value.items()}
+            return value
+
+        return {key: filled(value) for key, value in (self.host_data or {}).items()}
+
+    def inventory_entry(self, name: str) -> str | tuple[str, dict[str, Any]]:
+        """The host ``name`` as an entry of pyinfra's ``Inventory``: with the configured host data,
+        as a person's inventory file gives it (inventory data overrides connector data)."""
+        return (name, self.host_data_of(name)) if self.host_data else name
+
+    def cli_inventory(self, names: list[str], folder: Path) -> str:
+        """The hosts ``names`` as pyinfra's command line takes them: the names, or with host data,
+        an inventory file written into ``folder`` that gives each host its data."""
+        if not self.host_data:
+            return ",".join(names)
+        path = folder / "contract_inventory.py"
+        entries = "".join(f"    {self.inventory_entry(name)!r},\n" for name in names)
+        # The repr of a TOML value may name the datetime module, inf or nan.
+        path.write_text(
+            f"import datetime\nfrom math import inf, nan\n\ncontract_hosts = [\n{entries}]\n",
+            encoding="utf-8",
+        )
+        return str(path)
 
 
 @dataclass
@@ -163,6 +199,8 @@ _AREAS = pytest.StashKey[dict[str, str]]()
 _WHY = pytest.StashKey[dict[str, tuple[str, str, str, str]]]()
 """nodeid -> (outcome, reason, capability, detail) for the checks the contract decided not to run."""
 _TALLY = pytest.StashKey[Tally]()
+_RECORDS_FOLDER = pytest.StashKey[Path]()
+"""In pytest-xdist's main process: where the workers write down their checks."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -177,16 +215,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--contract-config", help=f"path of the configuration (default: {CONFIG_NAME} next to this folder)"
     )
     group.addoption(
-        "--cli-time-limit",
+        "--check-time-limit",
         type=float,
-        help=f"seconds a pyinfra command line may take before it counts as hung (default: from "
-        f"{CONFIG_NAME}, else {CLI_TIME_LIMIT:g})",
+        help=f"seconds any one check may take before it fails as hung (default: from {CONFIG_NAME}, "
+        f"else {BY_NAME['check_time_limit'].default:g})",
     )
     group.addoption(
         "--contract-report",
         metavar="PATH",
         help="also write the conformance report as JSON to PATH (report_to_markdown.py renders it)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the checks in a pytest-xdist worker where the command line asks for none, so that a check
+    that hangs can be ended and the run go on (deadline.py); ``-n 0`` keeps them in this process."""
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and not hasattr(config, "workerinput")
+        and config.getoption("numprocesses", None) is None
+        and config.getoption("dist", "no") == "no"
+        and not config.getoption("tx", None)
+        and not config.getoption("usepdb", False)
+    ):
+        config.option.numprocesses = 1
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -202,17 +255,55 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_WHY] = {}
     config.stash[_TALLY] = Tally()
     config.pluginmanager.register(config.stash[_TALLY], "connector-contract-tally")
+    # A mistake in the configuration or an option is a usage error, shown before any worker starts.
+    contract_of(config)
+    WATCHDOG.capture = config.pluginmanager.getplugin("capturemanager")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        WATCHDOG.folder = Path(workerinput[_RECORDS]) if _RECORDS in workerinput else None
+    else:
+        WATCHDOG.folder = None
+        if config.getoption("dist", "no") != "no":
+            config.stash[_RECORDS_FOLDER] = Path(tempfile.mkdtemp(prefix="connector-contract-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RECORDS_FOLDER in config.stash:
+        shutil.rmtree(config.stash[_RECORDS_FOLDER], ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each pytest-xdist worker where to write down its checks."""
+    node.workerinput[_RECORDS] = str(node.config.stash[_RECORDS_FOLDER])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A pytest-xdist worker ended in a check of the contract: its watchdog ended it at the check's
+    deadline, writing down where the check was stuck, or the connector crashed it. Either way the
+    check failed: its report says how, and counts in the contract's report."""
+    record = read_record(report.node.config.stash[_RECORDS_FOLDER], crashitem)
+    if record is None:
+        return  # not a check of the contract
+    if "message" in record:
+        reason = f"did not finish within {record['limit']:g} s"
+        report.longrepr = record["message"]
+    else:
+        reason = "ended the process that ran it"
+        report.longrepr = (
+            f"{crashitem} ended the pytest-xdist worker that ran it: the connector crashed it, or "
+            "called os._exit; the run went on in a new worker"
+        )
+    report.when = record.get("phase", "call")
+    # Headed by the check's name, as a failure in the worker would be, rather than by its file.
+    report.location = (report.location[0], None, ".".join(crashitem.split("::")[1:]))
+    failed = Check(record["name"], record["area"], "failed", reason)
+    report.user_properties.append((CHECK_PROPERTY, json.dumps(failed.__dict__)))
 
 
 def in_the_contract(path: Path | str) -> bool:
     return Path(path).resolve().is_relative_to(HERE)
-
-
-def pytest_collectstart(collector: pytest.Collector) -> None:
-    """Read the configuration before the contract's checks are collected: a mistake in it, or in an
-    option, is a usage error, reported as such."""
-    if isinstance(collector, pytest.Module) and in_the_contract(collector.path):
-        contract_of(collector.config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -226,6 +317,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid}: a check of the contract needs @pytest.mark.area(one of {AREAS})"
             )
         areas[item.nodeid] = marker.args[0]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Give each check of the contract its deadline, setup and teardown included (deadline.py)."""
+    area = item.config.stash[_AREAS].get(item.nodeid)
+    if area is None:
+        return (yield)
+    WATCHDOG.start(item.nodeid, item.name, area, contract_of(item.config).check_time_limit)
+    try:
+        return (yield)
+    finally:
+        WATCHDOG.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call() -> None:
+    WATCHDOG.phase = "call"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown() -> None:
+    WATCHDOG.phase = "teardown"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -253,26 +367,13 @@ def _load_contract(config: pytest.Config) -> Contract:
         raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise pytest.UsageError(f"{path}: cannot read it as TOML: {error}") from None
-    for key, value in data.items():
-        kind = SETTINGS.get(key)
-        if kind is None:
-            raise pytest.UsageError(f"{path}: unknown setting {key!r}; known: {', '.join(SETTINGS)}")
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            continue
-        strings = key == "expected_hosts" or all(isinstance(item, str) for item in value or ())
-        if not isinstance(value, kind) or (kind is list and not strings):
-            wanted = "a list of strings" if kind is list else f"a {'number' if kind is float else 'string'}"
-            raise pytest.UsageError(f"{path}: {key!r} must be {wanted}, got {value!r}")
-    for key, known in (("unsupported", CAPABILITIES), ("offered", PROBED)):
-        unknown = set(data.get(key, ())) - set(known)
-        if unknown:
-            raise pytest.UsageError(
-                f"{path}: unknown capabilities in {key!r}: {sorted(unknown)}; known: {sorted(known)}"
-            )
-    both = set(data.get("unsupported", ())) & set(data.get("offered", ()))
-    if both:
-        raise pytest.UsageError(f"{path}: {sorted(both)} in both 'unsupported' and 'offered'")
-    connector = config.getoption("--connector", None) or data.get("connector")
+    settings = read_settings(data, str(path))
+    limit = config.getoption("--check-time-limit", None)
+    if limit is None:
+        limit = settings["check_time_limit"]
+    else:
+        check_value(BY_NAME["check_time_limit"], limit, "--check-time-limit")
+    connector = config.getoption("--connector", None) or settings["connector"]
     if not connector:
         raise pytest.UsageError(
             f"connector contract: name a connector with --connector or 'connector' in {path}"
@@ -283,70 +384,53 @@ def _load_contract(config: pytest.Config) -> Contract:
             f"connector contract: no connector {connector!r} in the 'pyinfra.connectors' entry point "
             f"group; installed: {', '.join(sorted(connectors))}"
         )
-    configured_target = data.get("target", "")
+    configured_target = settings["target"]
     target = config.getoption("--target", None)
     target = configured_target if target is None else target
-    unsupported = set(data.get("unsupported", ()))
+    unsupported = set(settings["unsupported"])
     # A capability that needs a value in the configuration is not offered without one.
-    if not data.get("unreachable_target"):
+    if not settings["unreachable_target"]:
         unsupported.add("unreachable-target")
-    if "{index}" not in data.get("many_hosts_target", ""):
+    if "{index}" not in settings["many_hosts_target"]:
         unsupported.add("many-hosts")
-    limit = config.getoption("--cli-time-limit", None) or data.get("cli_time_limit", CLI_TIME_LIMIT)
-    if limit <= 0:
-        raise pytest.UsageError(f"{path}: 'cli_time_limit' must be a number of seconds, got {limit!r}")
     expected: tuple[ExpectedHost, ...] | None = None
     missing = f"no 'expected_hosts' in {CONFIG_NAME}"
-    if "expected_hosts" in data:
-        expected = _expected_hosts(path, data["expected_hosts"], configured_target)
+    if settings["expected_hosts"] is not None:
+        expected = _expected_hosts(settings["expected_hosts"], configured_target)
         if target != configured_target:
             expected = None
             missing = f"'expected_hosts' describe {configured_target!r}, not --target {target!r}"
     return Contract(
         connector=connector,
         target=target,
-        bad_targets=tuple(data.get("bad_targets", ())),
-        unreachable_target=data.get("unreachable_target", ""),
-        many_hosts_target=data.get("many_hosts_target", ""),
+        bad_targets=tuple(settings["bad_targets"]),
+        unreachable_target=settings["unreachable_target"],
+        many_hosts_target=settings["many_hosts_target"],
         unsupported=frozenset(unsupported),
         config_dir=path.parent,
-        offered=frozenset(data.get("offered", ())),
-        cli_time_limit=float(limit),
+        offered=frozenset(settings["offered"]),
+        check_time_limit=float(limit),
+        host_data=settings["host_data"] or None,
         expected_hosts=expected,
         expected_hosts_missing="" if expected is not None else missing,
     )
 
 
-def _expected_hosts(path: Path, rows: list[Any], target: str) -> tuple[ExpectedHost, ...]:
-    """The ``expected_hosts`` rows, checked, with ``{target}`` in their strings replaced."""
+def _expected_hosts(rows: list[dict[str, Any]], target: str) -> tuple[ExpectedHost, ...]:
+    """The ``expected_hosts`` rows (checked in settings.py), with ``{target}`` in their strings
+    replaced."""
 
     def filled(value: Any) -> Any:
         return value.replace("{target}", target) if isinstance(value, str) else value
 
-    hosts: dict[str, ExpectedHost] = {}
-    for index, row in enumerate(rows):
-        where = f"{path}: expected_hosts[{index}]"
-        if not isinstance(row, dict):
-            raise pytest.UsageError(f"{where}: must be a table with name, groups and data")
-        unknown = set(row) - {"name", "groups", "data"}
-        if unknown:
-            raise pytest.UsageError(f"{where}: unknown keys {sorted(unknown)}; known: name, groups, data")
-        name, groups, data = row.get("name"), row.get("groups", []), row.get("data", {})
-        if not isinstance(name, str) or not name:
-            raise pytest.UsageError(f"{where}: 'name' must be a non-empty string")
-        if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
-            raise pytest.UsageError(f"{where}: 'groups' must be a list of strings")
-        if not isinstance(data, dict):
-            raise pytest.UsageError(f"{where}: 'data' must be a table")
-        name = filled(name)
-        if name in hosts:
-            raise pytest.UsageError(f"{where}: {name!r} is listed twice")
-        hosts[name] = ExpectedHost(
-            name,
-            frozenset(filled(group) for group in groups),
-            {key: filled(value) for key, value in data.items()},
+    return tuple(
+        ExpectedHost(
+            filled(row["name"]),
+            frozenset(filled(group) for group in row.get("groups", [])),
+            {key: filled(value) for key, value in row.get("data", {}).items()},
         )
-    return tuple(hosts.values())
+        for row in rows
+    )
 
 
 def not_run(
@@ -508,16 +592,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"conformance report written to {path}")
 
 
-def pyinfra(*args: str, cwd: Path, timeout: float = CLI_TIME_LIMIT) -> subprocess.CompletedProcess[str]:
+def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
 
     Not ``python -m pyinfra``: before pyinfra 3.7 that imports pyinfra ahead of gevent's
     monkey-patching, and the command line can stop with gevent's ``LoopExit``.
 
-    A run that takes more than ``timeout`` seconds has hung: it is stopped, with everything it
-    started, and the test fails, naming the last operation pyinfra started and showing the end of
-    what it printed.
+    A run still going a few seconds before its check's deadline has hung: it is stopped, with
+    everything it started, and the check fails, naming the last operation pyinfra started and
+    showing the end of what it printed.
     """
+    left = WATCHDOG.time_left(BY_NAME["check_time_limit"].default)
+    timeout = max(left - min(5.0, left / 4), 0.1)  # time to stop it and report, within the deadline
     argv = [str(Path(sys.executable).with_name("pyinfra")), *args]
     with subprocess.Popen(
         argv,
@@ -552,7 +638,7 @@ def _rest_of_output(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     """All that a stopped run printed, or what was read of it if something it started outlives it
     and keeps its output open."""
     try:
-        return process.communicate(timeout=5)
+        return process.communicate(timeout=2)
     except subprocess.TimeoutExpired as expired:
         return expired.stdout or b"", expired.stderr or b""
 

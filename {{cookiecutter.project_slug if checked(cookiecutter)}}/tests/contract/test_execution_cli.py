@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pyinfra.api.config import Config
-from pyinfra.api.connect import connect_all, disconnect_all
-from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 from pyinfra.facts.server import Hostname
 
@@ -21,68 +18,40 @@ from .plugin import Contract, describe, pyinfra
 pytestmark = [pytest.mark.executing, pytest.mark.area("CLI")]
 
 
-def test_cli_exec(contract: Contract) -> None:
-    result = pyinfra(
-        "-y",
-        contract.inventory_name(),
-        "exec",
-        "--",
-        "echo",
-        "contract-says-hi",
-        cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
-    )
+@pytest.fixture
+def hosts(contract: Contract, tmp_path: Path) -> str:
+    """The target's host as pyinfra's command line takes it: ``@NAME/ARG``, or an inventory file
+    that gives it the configured host data."""
+    return contract.cli_inventory([contract.inventory_name()], tmp_path)
+
+
+def test_cli_exec(contract: Contract, hosts: str) -> None:
+    result = pyinfra("-y", hosts, "exec", "--", "echo", "contract-says-hi", cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
     assert "contract-says-hi" in result.stdout + result.stderr, describe(result)
 
 
-def test_cli_exec_reports_a_failing_command(contract: Contract) -> None:
-    result = pyinfra(
-        "-y",
-        contract.inventory_name(),
-        "exec",
-        "--",
-        "exit",
-        "7",
-        cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
-    )
+def test_cli_exec_reports_a_failing_command(contract: Contract, hosts: str) -> None:
+    result = pyinfra("-y", hosts, "exec", "--", "exit", "7", cwd=contract.config_dir)
     assert result.returncode != 0, describe(result)
 
 
-def test_cli_fact(contract: Contract) -> None:
-    state = State(Inventory(([contract.inventory_name()], {})), Config())
-    connect_all(state)
-    (host,) = list(state.inventory)
+def test_cli_fact(contract: Contract, hosts: str, connected: Callable[..., State]) -> None:
+    (host,) = list(connected(contract.inventory_name()).inventory)
     hostname = host.get_fact(Hostname)
-    disconnect_all(state)
-    result = pyinfra(
-        contract.inventory_name(),
-        "fact",
-        "server.Hostname",
-        cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
-    )
+    result = pyinfra(hosts, "fact", "server.Hostname", cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
     assert hostname in result.stdout + result.stderr, describe(result)
 
 
-def test_cli_dry_run_changes_nothing(contract: Contract, tmp_path: Path) -> None:
+def test_cli_dry_run_changes_nothing(
+    contract: Contract, hosts: str, tmp_path: Path, connected: Callable[..., State]
+) -> None:
     dest = f"/tmp/pyinfra-contract-dry-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
-    result = pyinfra(
-        "--dry",
-        contract.inventory_name(),
-        "server.shell",
-        f"commands=touch {dest}",
-        cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
-    )
+    result = pyinfra("--dry", hosts, "server.shell", f"commands=touch {dest}", cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
-    state = State(Inventory(([contract.inventory_name()], {})), Config())
-    connect_all(state)
-    (host,) = list(state.inventory)
+    (host,) = list(connected(contract.inventory_name()).inventory)
     ok, _ = host.run_shell_command(f"test ! -e {dest}")
-    disconnect_all(state)
     assert ok, f"--dry created {dest}"
 
 
@@ -176,9 +145,8 @@ def put_and_get_through_the_cli(
         f"FILES, LOCAL, REMOTE, BACK = {(files, str(local), remote, str(back))!r}\n{TRANSFER_DEPLOY}"
     )
 
-    result = pyinfra(
-        "-y", ",".join(names), str(deploy), cwd=contract.config_dir, timeout=contract.cli_time_limit
-    )
+    hosts = contract.cli_inventory(names, tmp_path)
+    result = pyinfra("-y", hosts, str(deploy), cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
     for host in connected(*names).inventory:
         marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
@@ -211,12 +179,13 @@ def test_cli_deploy_on_many_hosts(
     connected: Callable[..., State],
     remove_afterwards: Callable[[list[str], str], None],
 ) -> None:
-    names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
+    names = contract.many_hosts_names()
     put_and_get_through_the_cli(contract, tmp_path, names, MANY_HOSTS_SIZES, connected, remove_afterwards)
 
 
 def test_cli_single_operation_puts_a_file_given_as_a_path(
     contract: Contract,
+    hosts: str,
     tmp_path: Path,
     connected: Callable[..., State],
     remove_afterwards: Callable[[list[str], str], None],
@@ -227,15 +196,7 @@ def test_cli_single_operation_puts_a_file_given_as_a_path(
     local.write_bytes(content)
     dest = unique_remote_path(tmp_path, "app") + ".conf"
     remove_afterwards([contract.inventory_name()], dest)
-    result = pyinfra(
-        "-y",
-        contract.inventory_name(),
-        "files.put",
-        f"src={local}",
-        f"dest={dest}",
-        cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
-    )
+    result = pyinfra("-y", hosts, "files.put", f"src={local}", f"dest={dest}", cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
     (host,) = list(connected(contract.inventory_name()).inventory)
     remote = io.BytesIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,13 @@ pytestmark = pytest.mark.area("inventory")
 
 def names_data(connector_cls: Any, contract: Contract, target: str | None = None) -> list[Any]:
     return list(connector_cls.make_names_data(contract.names_argument(target)))
+
+
+def inventory(contract: Contract, **more_data: Any) -> Inventory:
+    """pyinfra's Inventory of the target's hosts, with the configured host data and ``more_data``,
+    as a person's inventory file gives it."""
+    name = contract.inventory_name()
+    return Inventory(([(name, {**contract.host_data_of(name), **more_data})], {}))
 
 
 def test_make_names_data_yields_name_data_groups_tuples(connector_cls: Any, contract: Contract) -> None:
@@ -53,7 +61,7 @@ def test_host_data_is_data_pyinfra_accepts(connector_cls: Any, contract: Contrac
             assert isinstance(key, str), f"{name}: data keys must be strings, got {key!r}"
             assert key, f"{name}: data keys must not be empty"
     # Building the hosts runs the executing connector's own data type checks.
-    state = State(Inventory(([contract.inventory_name()], {})), Config())
+    state = State(inventory(contract), Config())
     assert len(state.inventory) == len(names_data(connector_cls, contract))
 
 
@@ -85,14 +93,15 @@ def test_connector_is_discovered_under_its_name(connector_cls: Any, contract: Co
 
 def test_inventory_hosts_carry_the_yielded_groups_and_data(connector_cls: Any, contract: Contract) -> None:
     yielded = {name: (data, groups) for name, data, groups in names_data(connector_cls, contract)}
-    inventory = Inventory(([contract.inventory_name()], {}))
-    assert sorted(host.name for host in inventory) == sorted(yielded)
-    for host in inventory:
+    hosts = inventory(contract)
+    assert sorted(host.name for host in hosts) == sorted(yielded)
+    for host in hosts:
         data, groups = yielded[host.name]
         assert set(groups) <= set(host.groups), f"{host.name}: groups {host.groups} miss {groups}"
         for group in groups:
-            assert host in inventory.get_group(group)
-        for key, value in data.items():
+            assert host in hosts.get_group(group)
+        # Inventory data (the configured host data) overrides connector data.
+        for key, value in {**data, **contract.host_data_of(contract.inventory_name())}.items():
             assert host.data.get(key) == value, (
                 f"{host.name}: data {key!r} is {host.data.get(key)!r}, not {value!r}"
             )
@@ -102,8 +111,7 @@ def test_inventory_host_data_overrides_connector_data(connector_cls: Any, contra
     _, data, _ = names_data(connector_cls, contract)[0]
     key = next((key for key, value in data.items() if isinstance(value, str)), "contract_probe")
     value = "set-by-the-inventory"
-    inventory = Inventory(([(contract.inventory_name(), {key: value})], {}))
-    for host in inventory:
+    for host in inventory(contract, **{key: value}):
         assert host.data.get(key) == value, (
             f"{host.name}: inventory data {key!r} did not override the connector's"
         )
@@ -157,18 +165,21 @@ def test_pyinfra_inventory_gives_each_host_the_expected_groups_and_data(
     contract: Contract, expected_hosts: tuple[ExpectedHost, ...]
 ) -> None:
     # As pyinfra's command line builds it from @NAME/ARG: the argument split on commas, each part a
-    # host name, no groups or data of its own (pyinfra_cli.inventory.make_inventory_from_files).
-    inventory = Inventory((contract.inventory_name().split(","), {}))
+    # host name, no groups of its own (pyinfra_cli.inventory.make_inventory_from_files), and no
+    # data but the configured host data, which overrides the connector's.
+    parts = contract.inventory_name().split(",")
+    hosts = Inventory(([contract.inventory_entry(part) for part in parts], {}))
     expected = {host.name: host for host in expected_hosts}
-    assert sorted(host.name for host in inventory) == sorted(expected)
-    for host in inventory:
+    data = contract.host_data_of(contract.inventory_name())
+    assert sorted(host.name for host in hosts) == sorted(expected)
+    for host in hosts:
         assert set(host.groups) == expected[host.name].groups, (
             f"{host.name}: in pyinfra's inventory its groups are {sorted(host.groups)}, "
             f"expected {sorted(expected[host.name].groups)}"
         )
         for group in expected[host.name].groups:
-            assert host in inventory.get_group(group), f"{host.name} is not in pyinfra's group {group!r}"
-        for key, value in expected[host.name].data.items():
+            assert host in hosts.get_group(group), f"{host.name} is not in pyinfra's group {group!r}"
+        for key, value in {**expected[host.name].data, **data}.items():
             assert host.data.get(key) == value, (
                 f"{host.name}: in pyinfra's inventory its data {key!r} is {host.data.get(key)!r}, "
                 f"expected {value!r}"
@@ -182,7 +193,7 @@ def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contrac
         assert isinstance(hostname, str), f"{name}: ssh_hostname must be a string"
         assert hostname, f"{name}: ssh_hostname must not be empty"
     ssh = get_all_connectors()["ssh"]
-    state = State(Inventory(([contract.inventory_name()], {})), Config())
+    state = State(inventory(contract), Config())
     for host in state.inventory:
         assert host.connector_cls is ssh, f"{host.name} would not execute over SSH"
 
@@ -191,10 +202,9 @@ def test_inventory_only_hosts_are_reachable_over_ssh(connector_cls: Any, contrac
 
 
 @pytest.mark.area("CLI")
-def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract) -> None:
-    result = pyinfra(
-        contract.inventory_name(), "debug-inventory", cwd=contract.config_dir, timeout=contract.cli_time_limit
-    )
+def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract, tmp_path: Path) -> None:
+    hosts = contract.cli_inventory([contract.inventory_name()], tmp_path)
+    result = pyinfra(hosts, "debug-inventory", cwd=contract.config_dir)
     assert result.returncode == 0, describe(result)
     for name, _, _ in connector_cls.make_names_data(contract.names_argument()):
         assert f"[{name}]" in result.stdout + result.stderr, describe(result)
@@ -208,7 +218,6 @@ def test_cli_rejects_a_bad_argument(request: pytest.FixtureRequest, contract: Co
         contract.inventory_name(contract.bad_targets[0]),
         "debug-inventory",
         cwd=contract.config_dir,
-        timeout=contract.cli_time_limit,
     )
     assert result.returncode != 0, describe(result)
     assert "Traceback" not in result.stderr, describe(result)
