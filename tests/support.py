@@ -312,7 +312,7 @@ class Outcome:
 
 
 def run_contract(
-    python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None
+    python: str, cwd: Path, junit: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900
 ) -> tuple[Outcome, Any]:
     result = run(
         [
@@ -329,6 +329,7 @@ def run_contract(
         ],
         cwd=cwd,
         env=env or {},
+        timeout=timeout,
     )
     outcome = Outcome()
     for case in ET.parse(junit).getroot().iter("testcase"):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -808,6 +809,130 @@ def test_a_broken_connector_fails_the_contract(installed: Installed, mutant: str
     assert areas[MUTANT_AREAS[mutant]]["failed"], (
         f"{mutant}: the report shows no failure in {MUTANT_AREAS[mutant]}"
     )
+
+
+# Connectors that hang, each in one way, in one check or two: the run still ends, soon after the
+# deadline of the checks that hang, with exactly those failed, saying where they were stuck, and
+# every other check reported. (file, old text, new text) edits as for the broken copies above.
+
+HANG_LIMIT = 3
+HANG_OVERHEAD = 60
+"""Seconds a run with hung checks may take beyond one deadline per hung check: running the rest of
+the module on a busy machine, and starting a new pytest-xdist worker after each hang."""
+CONTROL = "control = extract_control_arguments(arguments)\n"
+
+
+@dataclass(frozen=True)
+class Hang:
+    kind: str
+    edit: tuple[str, str, str]
+    must_hang: frozenset[str]
+    stuck_at: str  # a line of the edit that the stack of where it was stuck must show
+    module: str
+    args: tuple[str, ...] = ()
+
+
+HANGS = {
+    # A client library's call that waits for a thread's answer that never comes.
+    "a-thread-wait": Hang(
+        "executing",
+        (
+            "_exec.py",
+            CONTROL,
+            CONTROL + '        if control.get("_stdin") == "hello stdin":\n'
+            '            __import__("threading").Event().wait()\n',
+        ),
+        frozenset({"test_stdin_as_a_string"}),
+        "Event().wait()",
+        "test_execution.py",
+    ),
+    # A greenlet waiting on an event nobody sets, while another greenlet keeps gevent's loop busy
+    # (a heartbeat), so gevent never sees that it would block for ever.
+    "a-greenlet-wait": Hang(
+        "executing",
+        (
+            "_exec.py",
+            CONTROL,
+            CONTROL + '        if "CONTRACT_VALUE" in (arguments.get("_env") or {}):\n'
+            "            import gevent.event\n\n"
+            "            gevent.spawn(lambda: [gevent.sleep(0.1) for _ in iter(int, 1)])\n"
+            "            gevent.event.Event().wait()\n",
+        ),
+        frozenset({"test_env_reaches_the_command"}),
+        "gevent.event.Event().wait()",
+        "test_execution.py",
+    ),
+    # A blocking read of a pipe that nobody writes, which blocks every greenlet; and the run without
+    # -n, which the contract runs in one pytest-xdist worker of its own.
+    "a-blocking-read": Hang(
+        "executing",
+        (
+            "_exec.py",
+            CONTROL,
+            CONTROL + '        if arguments.get("_chdir"):\n            os.read(os.pipe()[0], 1)\n',
+        ),
+        frozenset({"test_chdir_reaches_the_command"}),
+        "os.read(os.pipe()[0], 1)",
+        "test_execution.py",
+        args=("-o", "addopts=-ra"),
+    ),
+    # An inventory API that never answers, in make_names_data itself, in a project without -n.
+    "make-names-data": Hang(
+        "inventory",
+        (
+            "connector.py",
+            "        yield from hosts_from_document(load_source(name), name)\n",
+            '        if name == "no-such-file.json":\n            __import__("threading").Event().wait()\n'
+            "        yield from hosts_from_document(load_source(name), name)\n",
+        ),
+        frozenset(
+            {
+                "test_bad_argument_raises_inventory_error[bad_targets[1]]",
+                "test_bad_argument_fails_in_pyinfra_inventory[bad_targets[1]]",
+            }
+        ),
+        "Event().wait()",
+        "test_inventory.py",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("installed", "hang"),
+    [pytest.param((hang.kind, "latest"), name, id=name) for name, hang in HANGS.items()],
+    indirect=["installed"],
+)
+def test_a_check_that_hangs_fails_at_its_deadline_and_the_run_goes_on(
+    installed: Installed, hang: str, tmp_path: Path
+) -> None:
+    case = HANGS[hang]
+    shadow = shadow_package(installed, tmp_path / "shadow", (case.edit,))
+    report = tmp_path / "report.json"
+    started = time.monotonic()
+    outcome, result = run_contract(
+        installed.python,
+        installed.baked.path,
+        tmp_path / "junit.xml",
+        f"tests/contract/{case.module}",
+        f"--check-time-limit={HANG_LIMIT}",
+        f"--contract-report={report}",
+        *case.args,
+        env={"PYTHONPATH": str(shadow)},
+        timeout=HANG_LIMIT * len(case.must_hang) + HANG_OVERHEAD + 60,
+    )
+    elapsed = time.monotonic() - started
+    assert outcome.failed == case.must_hang, describe(result)
+    assert elapsed < HANG_LIMIT * len(case.must_hang) + HANG_OVERHEAD, describe(result)
+    data = json.loads(report.read_text())
+    check_report(data, outcome)  # every check of the run is in the report, as in its JUnit report
+    assert outcome.passed, describe(result)
+    for check in data["checks"]:
+        if check["name"] in case.must_hang:
+            assert check["reason"] == f"did not finish within {HANG_LIMIT} s", check
+    text = result.stdout + result.stderr
+    assert f"did not finish within {HANG_LIMIT} s (check_time_limit)" in text, describe(result)
+    assert case.stuck_at in text, f"the stack does not show where it was stuck\n{describe(result)}"
+    assert "INTERNALERROR" not in text, describe(result)
 
 
 # The baked README's contract sections, and mistakes in what the contract is given.
