@@ -935,6 +935,34 @@ def test_a_check_that_hangs_fails_at_its_deadline_and_the_run_goes_on(
     assert "INTERNALERROR" not in text, describe(result)
 
 
+@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"))], indirect=True)
+def test_without_workers_a_check_that_hangs_ends_the_run_saying_where(
+    installed: Installed, tmp_path: Path
+) -> None:
+    # -n 0, for a debugger: nothing can end the hung check but the end of pytest's own process.
+    case = HANGS["a-thread-wait"]
+    shadow = shadow_package(installed, tmp_path / "shadow", (case.edit,))
+    started = time.monotonic()
+    result = run(
+        [
+            *(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0"),
+            *(f"--check-time-limit={HANG_LIMIT}", f"tests/contract/{case.module}", "-k", "stdin"),
+        ],
+        cwd=installed.baked.path,
+        env={"PYTHONPATH": str(shadow)},
+        timeout=HANG_LIMIT + HANG_OVERHEAD + 60,
+    )
+    assert time.monotonic() - started < HANG_LIMIT + HANG_OVERHEAD, describe(result)
+    assert result.returncode == 70, describe(result)
+    (nodeid,) = case.must_hang
+    assert (
+        f"connector contract: tests/contract/{case.module}::{nodeid} did not finish within {HANG_LIMIT} s"
+        in result.stderr
+    ), describe(result)
+    assert case.stuck_at in result.stderr, describe(result)
+    assert "The run stops here" in result.stderr, describe(result)
+
+
 # The baked README's contract sections, and mistakes in what the contract is given.
 
 INVENTORY_LATEST = [pytest.param(("inventory", "latest"), id="inventory-latest")]
