@@ -161,6 +161,9 @@ def serve(work: Path) -> Iterator[SSHServer]:
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             # The keys live in pytest's temporary folders, which StrictModes would refuse.
             "StrictModes no\nSubsystem sftp internal-sftp\n"
+            # The contract opens 20 connections at once, and more with several workers: by default
+            # sshd drops connections past 10 that are still authenticating.
+            "MaxStartups 100\n"
         )
         process = _start(tools["sshd"], config, log, port)
         if process is not None:

@@ -28,7 +28,9 @@ from typing import Any
 
 import pytest
 
+from ssh_server import SSHServer
 from support import (
+    ROOT,
     Installed,
     Outcome,
     command_lines,
@@ -146,7 +148,8 @@ def check_report(report: dict[str, Any], outcome: Outcome) -> dict[str, dict[str
 @pytest.fixture(scope="session")
 def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[str, Path]:
     """A project that is not the baked one: the contract and its configuration, copied, and a
-    venv with a pinned pyinfra and the contract's test dependencies, but no baked package."""
+    venv with a pinned pyinfra and the contract's test dependencies (pytest, pytest-xdist, tomli),
+    but no baked package."""
     baked = bake("executing")
     project = tmp_path_factory.mktemp("other-project")
     shutil.copytree(baked.path / "tests" / "contract", project / "tests" / "contract")
@@ -164,6 +167,7 @@ def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[
             "-q",
             f"pyinfra=={PORTABILITY_PYINFRA}",
             "pytest",
+            "pytest-xdist",
             "tomli",
         ],
     ):
@@ -195,6 +199,108 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     failed_areas = {area for area, counts in areas.items() if counts["failed"]}
     assert failed_areas == {"commands", "timeouts", "uploads", "downloads"}, describe(result)
     assert areas["inventory"]["not_configured"] == 0, "@local's expected hosts were not checked"
+
+
+# pyinfra 3.10.0's @ssh, through the contract copied out of a baked project, on the tests' sshd:
+# configured only through host_data, as the baked README's "Host data for the contract" shows. Each
+# failure is a defect of @ssh, in one line; PEERS_PAGE shows them. A read through paramiko blocks
+# the whole process where gevent has not monkey-patched it (pyinfra's API, unlike its command
+# line, leaves that to the caller), which is where @ssh hangs.
+SSH_DEFECTS = {
+    "test_large_output_on_both_streams_does_not_deadlock": (
+        "a paramiko read blocks the whole process, so stdout and stderr are read one at a time: "
+        "with 2 MB waiting on stderr, the command and the read wait for each other for ever"
+    ),
+    "test_timeout_raises_and_stops_the_command": (
+        "`_timeout` cannot fire while a paramiko read blocks the whole process, and on a timeout "
+        "`@ssh` neither closes the channel nor stops the remote command"
+    ),
+    "test_timeout_stops_a_command_run_with_sudo": "the same, for a command run with `_sudo`",
+    "test_get_file_into_file_objects": "`get_file` writes bytes into a text file object: `TypeError`",
+    "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object": (
+        "the same `TypeError`, not an `OSError` that pyinfra would report"
+    ),
+    "test_get_file_of_a_missing_file_raises_and_leaves_nothing": (
+        "`get_file` opens the local file before it finds the remote one missing: an empty file is left"
+    ),
+    "test_get_file_of_a_missing_file_keeps_an_existing_local_file": (
+        "`get_file` opens the local file before it finds the remote one missing: an existing file is emptied"
+    ),
+    "test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file": (
+        "`put_file` writes into the destination itself, not a temporary file: a failed upload "
+        "leaves part of the new content"
+    ),
+    "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file": (
+        "`put_file` ignores `_timeout`"
+    ),
+}
+# What the configuration does not give @ssh: it refuses no target, so there are no bad targets.
+SSH_NOT_CONFIGURED = {
+    "test_bad_argument_raises_inventory_error[no-bad-targets]",
+    "test_bad_argument_fails_in_pyinfra_inventory[no-bad-targets]",
+    "test_cli_rejects_a_bad_argument",
+}
+SSH_NOT_OFFERED = {"test_inventory_only_hosts_are_reachable_over_ssh"}
+HOST_DATA_SECTION = "Host data for the contract"
+PEERS_PAGE = ROOT / "docs" / "peers.md"
+SSH_TABLE = ("<!-- ssh-peer-table:start -->\n", "<!-- ssh-peer-table:end -->\n")
+
+
+def ssh_configuration(project: Path, sshd: SSHServer) -> str:
+    """The baked README's configuration for @ssh, with this sshd's port, user and keys in it, and
+    the hosts @ssh must yield."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    (text,) = [text for language, text in fenced_blocks(readme, HOST_DATA_SECTION) if language == "toml"]
+    for shown, value in (
+        ("2222", str(sshd.port)),
+        ('"ci"', json.dumps(sshd.user)),
+        ('"/home/ci/.ssh/id_ed25519"', json.dumps(str(sshd.client_key))),
+        ('"/home/ci/.ssh/known_hosts"', json.dumps(str(sshd.known_hosts))),
+    ):
+        assert text.count(shown) == 1, f"the README's @ssh configuration no longer shows {shown}"
+        text = text.replace(shown, value)
+    expected = 'expected_hosts = [{ name = "@ssh/{target}", data = { ssh_hostname = "{target}" } }]\n'
+    return expected + text
+
+
+def ssh_peer_table() -> str:
+    """The table of PEERS_PAGE for @ssh: each check it fails, and why."""
+    rows = "".join(f"| `{name}` | {why} |\n" for name, why in sorted(SSH_DEFECTS.items()))
+    return f"| Check `@ssh` fails | Why |\n| --- | --- |\n{rows}"
+
+
+def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_ssh(
+    other_project: tuple[str, Path], sshd: SSHServer, bake: Any, tmp_path: Path
+) -> None:
+    python, project = other_project
+    config = tmp_path / "connector-contract.toml"
+    config.write_text(ssh_configuration(bake("executing").path, sshd), encoding="utf-8")
+    report = tmp_path / "report.json"
+    started = time.monotonic()
+    outcome, result = run_contract(
+        python,
+        project,
+        tmp_path / "junit.xml",
+        "tests/contract",
+        f"--contract-config={config}",
+        f"--contract-report={report}",
+        "-n",
+        "3",
+    )
+    elapsed = time.monotonic() - started
+    not_checked = {check for name in missing_privileges() for check in PRIVILEGED[name]}
+    assert outcome.failed == set(SSH_DEFECTS) - not_checked, describe(result)
+    assert outcome.skipped == SSH_NOT_CONFIGURED | SSH_NOT_OFFERED | not_checked, describe(result)
+    data = json.loads(report.read_text())
+    check_report(data, outcome)  # every check reported, as in the JUnit report
+    # The hung checks each took one deadline (60 s); the run ended all the same.
+    assert elapsed < 600, describe(result)
+    assert "connector contract: @ssh/localhost" in result.stdout, describe(result)
+    page = PEERS_PAGE.read_text(encoding="utf-8")
+    start, end = (page.index(marker) for marker in SSH_TABLE)
+    assert page[start + len(SSH_TABLE[0]) : end] == ssh_peer_table(), (
+        f"{PEERS_PAGE.relative_to(ROOT)} no longer shows @ssh's defects; the table is:\n{ssh_peer_table()}"
+    )
 
 
 # Deliberately broken copies of the baked connectors: (file, old text, new text) edits, each old
@@ -1024,12 +1130,13 @@ BAD_CONFIGURATIONS = {
     ),
     "an unknown capability": (
         'connector = "acme"\nunsupported = ["teleport"]\n',
-        "unknown capabilities in 'unsupported'",
+        "'unsupported' must be an array of capabilities",
     ),
     "an unknown setting": ('connector = "acme"\ntargets = "hosts.json"\n', "unknown setting 'targets'"),
     "a host without a name": (
         'connector = "acme"\nexpected_hosts = [{ groups = ["web"] }]\n',
-        "expected_hosts[0]: 'name'",
+        "'expected_hosts' must be an array of tables with name, groups and data, got [{'groups': ['web']}] "
+        "(an array): [0]: 'name' must be a non-empty string, got none",
     ),
 }
 

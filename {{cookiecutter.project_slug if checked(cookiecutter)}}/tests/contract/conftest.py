@@ -86,6 +86,14 @@ def expected_hosts(request: pytest.FixtureRequest, contract: Contract) -> tuple[
 
 
 @pytest.fixture
+def bad_targets(request: pytest.FixtureRequest, contract: Contract) -> tuple[str, ...]:
+    """The arguments the connector must refuse; without any, the check is not configured."""
+    if not contract.bad_targets:
+        not_run(request, "not configured", "not configured: 'bad_targets' in the configuration is empty")
+    return contract.bad_targets
+
+
+@pytest.fixture
 def connected(contract: Contract) -> Iterator[Callable[..., State]]:
     """Factory: a pyinfra State for these inventory names, each host with the configured host data,
     connected; disconnected afterwards."""

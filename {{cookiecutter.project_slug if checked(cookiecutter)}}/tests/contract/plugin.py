@@ -343,12 +343,12 @@ def pytest_runtest_teardown() -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run ``bad_target`` tests once for every argument the configuration lists."""
+    """Run ``bad_target`` tests once for every argument the configuration lists (once, to be
+    reported as not configured, where it lists none)."""
     if "bad_target" in metafunc.fixturenames:
         bad_targets = contract_of(metafunc.config).bad_targets
-        metafunc.parametrize(
-            "bad_target", bad_targets, ids=[f"bad_targets[{i}]" for i in range(len(bad_targets))]
-        )
+        ids = [f"bad_targets[{i}]" for i in range(len(bad_targets))]
+        metafunc.parametrize("bad_target", bad_targets or [""], ids=ids or ["no-bad-targets"])
 
 
 def contract_of(config: pytest.Config) -> Contract:

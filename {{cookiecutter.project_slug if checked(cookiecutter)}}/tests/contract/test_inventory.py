@@ -12,7 +12,7 @@ from pyinfra.api.exceptions import InventoryError
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
 
-from .plugin import Contract, ExpectedHost, describe, not_run, pyinfra
+from .plugin import Contract, ExpectedHost, describe, pyinfra
 
 pytestmark = pytest.mark.area("inventory")
 
@@ -75,11 +75,13 @@ def test_same_argument_gives_same_hosts_twice(connector_cls: Any, contract: Cont
         assert groups_1 is not groups_2, "pyinfra extends groups in place; yield a new list every time"
 
 
+@pytest.mark.usefixtures("bad_targets")
 def test_bad_argument_raises_inventory_error(connector_cls: Any, contract: Contract, bad_target: str) -> None:
     with pytest.raises(InventoryError):
         names_data(connector_cls, contract, bad_target)
 
 
+@pytest.mark.usefixtures("bad_targets")
 def test_bad_argument_fails_in_pyinfra_inventory(contract: Contract, bad_target: str) -> None:
     with pytest.raises(InventoryError):
         Inventory(([contract.inventory_name(bad_target)], {}))
@@ -211,11 +213,9 @@ def test_cli_lists_the_hosts(connector_cls: Any, contract: Contract, tmp_path: P
 
 
 @pytest.mark.area("CLI")
-def test_cli_rejects_a_bad_argument(request: pytest.FixtureRequest, contract: Contract) -> None:
-    if not contract.bad_targets:
-        not_run(request, "not configured", "not configured: 'bad_targets' in the configuration is empty")
+def test_cli_rejects_a_bad_argument(contract: Contract, bad_targets: tuple[str, ...]) -> None:
     result = pyinfra(
-        contract.inventory_name(contract.bad_targets[0]),
+        contract.inventory_name(bad_targets[0]),
         "debug-inventory",
         cwd=contract.config_dir,
     )
