@@ -263,6 +263,24 @@ def ssh_configuration(project: Path, sshd: SSHServer) -> str:
     return expected + text
 
 
+def test_the_inventory_kinds_host_data_example_is_the_one_run_against_ssh(bake: Any) -> None:
+    # Its copy of the contract has no many hosts and no unreachable target: nor has its example.
+    (executing, inventory) = (
+        [
+            text
+            for language, text in fenced_blocks(
+                (bake(kind).path / "README.md").read_text(encoding="utf-8"), HOST_DATA_SECTION
+            )
+            if language == "toml"
+        ]
+        for kind in ("executing", "inventory")
+    )
+    left_out = ("many_hosts_target", "unreachable_target")
+    assert inventory == [
+        "".join(line for line in executing[0].splitlines(keepends=True) if not line.startswith(left_out))
+    ]
+
+
 def ssh_peer_table() -> str:
     """The table of PEERS_PAGE for @ssh: each check it fails, and why."""
     rows = "".join(f"| `{name}` | {why} |\n" for name, why in sorted(SSH_DEFECTS.items()))

@@ -153,7 +153,7 @@ SETTINGS = (
         "host_data",
         Type("a table of host data with non-empty keys", _host_data),
         {},
-        "inventory data for every host the contract builds; {target} and {index} in its strings "
+        "inventory data for the target's host and the many hosts; {target} and {index} in its strings "
         "stand for the host's target and index",
     ),
     Setting("check_time_limit", SECONDS, 60.0, "seconds any one check may take before it fails as hung"),
