@@ -343,6 +343,15 @@ def run_contract(
     return outcome, result
 
 
+def project_copy(installed: Installed, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the installed baked project to run commands in, and the environment they need."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        installed.baked.path, project, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache")
+    )
+    return project, {"PATH": f"{installed.venv / 'bin'}:{environment()['PATH']}", "CI": ""}
+
+
 def user_config(folder: Path, **default_context: Any) -> Path:
     """A cookiecutter user configuration that keeps clones and replays in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

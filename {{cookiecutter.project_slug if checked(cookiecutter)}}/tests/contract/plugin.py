@@ -55,6 +55,8 @@ HERE = Path(__file__).resolve().parent
 CONFIG_NAME = "connector-contract.toml"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MANY_HOSTS = 20
+MAX_WORKERS_ENDED = 100
+"""How many pytest-xdist workers a run may end (a check that hangs ends one) before it stops."""
 WATCHDOG = Watchdog()
 """The deadline of the check that runs in this process."""
 _RECORDS = "connector_contract_records"
@@ -231,10 +233,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """Run the checks in a pytest-xdist worker where the command line asks for none, so that a check
     that hangs can be ended and the run go on (deadline.py); ``-n 0`` keeps them in this process."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.getoption("maxworkerrestart", None) is None:
+        # A new worker for every check that hangs: pytest-xdist's default, four per worker, would
+        # stop the run at the fifth.
+        config.option.maxworkerrestart = str(MAX_WORKERS_ENDED)
     if (
-        config.pluginmanager.hasplugin("xdist")
-        and not hasattr(config, "workerinput")
-        and config.getoption("numprocesses", None) is None
+        config.getoption("numprocesses", None) is None
         and config.getoption("dist", "no") == "no"
         and not config.getoption("tx", None)
         and not config.getoption("usepdb", False)
@@ -365,7 +371,9 @@ def _load_contract(config: pytest.Config) -> Contract:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise pytest.UsageError(f"connector contract: no configuration at {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    # TOMLDecodeError and UnicodeDecodeError are ValueErrors, and so is an integer of more than
+    # Python's 4300 digits; arrays nested some hundred deep exhaust the recursion limit.
+    except (OSError, ValueError, RecursionError) as error:
         raise pytest.UsageError(f"{path}: cannot read it as TOML: {error}") from None
     settings = read_settings(data, str(path))
     limit = config.getoption("--check-time-limit", None)

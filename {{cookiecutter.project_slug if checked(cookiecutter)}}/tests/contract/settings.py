@@ -63,7 +63,10 @@ def toml_type(value: Any) -> str:
 
 def shown(value: Any) -> str:
     """A value given, for a message: its TOML type, and the start of its repr."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # holds an integer of more than Python's 4300 digits
+        text = "(too long to show)"
     return f"{text if len(text) <= 60 else text[:57] + '...'} ({toml_type(value)})"
 
 
@@ -95,14 +98,20 @@ def _seconds(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "wrong type"
     if not 0 < value <= LONGEST_LIMIT:  # not NaN either
-        return f"{value!r} is out of range"
+        return "out of range"
     return None
 
 
 def _host_data(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "wrong type"
-    return "a key is empty" if "" in value else None
+    if "" in value:
+        return "a key is empty"
+    try:
+        repr(value)  # as the inventory file for pyinfra's command line writes it
+    except ValueError:
+        return "an integer in it has more than 4300 digits"
+    return None
 
 
 HOST_KEYS = ("name", "groups", "data")
