@@ -55,6 +55,8 @@ target = ""
 bad_targets = ["anything"]
 unsupported = []
 expected_hosts = [{ name = "@local", groups = ["@local"] }]
+# Where @local deadlocks (a large stdin) the check fails at this deadline; no check needs more.
+check_time_limit = 30
 """
 LOCAL_DEFECTS = {
     # It writes all of stdin before reading any output: a large stdin through `cat` deadlocks.
