@@ -8,7 +8,6 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +68,6 @@ MAKE_TEMP_DIR = (
 )
 
 
-@contextmanager
-def must_finish_within(seconds: float, what: str) -> Iterator[None]:
-    """Fail, rather than hang, when a connector blocks (it must cooperate with gevent anyway)."""
-    with gevent.Timeout(seconds, AssertionError(f"{what} did not finish within {seconds} s: a deadlock?")):
-        yield
-
-
 @pytest.fixture
 def remote_dir(host: Host) -> Iterator[str]:
     """A new, empty directory on the target, removed afterwards."""
@@ -131,8 +123,7 @@ def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
         "awk 'BEGIN { e = \"eeeeeeeeee\"; e = e e e e e e e e e e; for (i = 0; i < 20000; i++) print e }' >&2;"
         " awk 'BEGIN { s = \"0123456789abcdefghi\"; s = s s s s s; for (i = 0; i < 100000; i++) print s }'"
     )
-    with must_finish_within(30, "12 MB of output"):
-        ok, output = run(host, command)
+    ok, output = run(host, command)
     assert ok
     assert len(output.stdout_lines) == 100_000
     assert set(output.stdout_lines) == {"0123456789abcdefghi" * 5}
@@ -143,8 +134,7 @@ def test_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
 def test_large_stdin_while_the_command_writes_output(host: Host) -> None:
     # Writing all stdin before reading any output deadlocks once both pipes fill up.
     lines = [f"line {index:075d}" for index in range(30_000)]
-    with must_finish_within(30, "2.4 MB through cat"):
-        ok, output = run(host, "cat", _stdin=lines)
+    ok, output = run(host, "cat", _stdin=lines)
     assert ok
     assert output.stdout_lines == lines
 
@@ -248,8 +238,7 @@ def test_privilege_arguments_are_never_dropped(host: Host, arguments: dict[str, 
     # Needs no privileges: as a user who does not exist, the command cannot run, whether the tool
     # is missing, refuses, or would ask for a password. A connector that drops the argument runs it.
     try:
-        with must_finish_within(30, f"a command with {arguments}"):
-            ok, output = run(host, "echo ran-without-the-privilege-argument", **arguments)
+        ok, output = run(host, "echo ran-without-the-privilege-argument", **arguments)
     except OSError:
         return  # an error pyinfra reports as a failed command
     assert not ok, f"the command ran: {sorted(arguments)} did not reach it"
@@ -280,7 +269,7 @@ def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> No
     command, beat = beating(host, remote_dir, "command")
     background, background_beat = beating(host, remote_dir, "background")
     started = time.monotonic()
-    with must_finish_within(15, "a command with _timeout=0.5"), pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):
         run(host, f"( ({background}) & ); {command}", _timeout=0.5)
     assert time.monotonic() - started < 10, "_timeout=0.5 took far longer than half a second"
     assert_stopped(host, {"the command": beat, "what it started in the background": background_beat})
@@ -293,7 +282,7 @@ def test_timeout_stops_a_command_run_with_sudo(host: Host, remote_dir: str) -> N
     # Run as root, by a pyinfra that may not be allowed to signal it, so through sudo, which
     # relays a signal to the process it started: the loop runs in a process under that one.
     command, beat = beating(host, remote_dir, "heartbeat")
-    with must_finish_within(15, "a command with _sudo and _timeout=0.5"), pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):
         run(host, f"({command}); exit", _timeout=0.5, _sudo=True)
     assert_stopped(host, {"the command run with sudo": beat})
 
@@ -528,7 +517,7 @@ def test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_
     host: Host, remote_dir: str
 ) -> None:
     host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
-    with must_finish_within(10, "an upload with _timeout=0.3"), pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):
         host.put_file(_SlowReader(size=64 * 1024 * 1024), f"{remote_dir}/file", _timeout=0.3)  # 5 s at least
     assert stdout(host, f"cat {remote_dir}/file") == "old content"
     deadline = time.monotonic() + 5  # the target cleans up after itself, in its own time
