@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import shlex
 import time
@@ -91,6 +92,29 @@ def listing(host: Host, path: str) -> list[str]:
 def nap(seconds: float) -> str:
     """A shell command that sleeps ``seconds``, or a second where ``sleep`` takes only integers."""
     return "{ sleep " + str(seconds) + " 2>/dev/null || sleep 1; }"
+
+
+# A time bound in the contract scales with what one command costs through this connector to this
+# target, measured: a slow machine or transport then never fails a check, and a connector that
+# ignores _timeout, or takes far longer than the command it stops, still does.
+
+
+def command_seconds(host: Host, **arguments: Any) -> float:
+    """What one command costs through this connector to this target, with these arguments: the
+    slowest of three runs of ``true``, in seconds of this machine's clock."""
+    slowest = 0.0
+    for _ in range(3):
+        started = time.monotonic()
+        run(host, "true", **arguments)
+        slowest = max(slowest, time.monotonic() - started)
+    return slowest
+
+
+def stopping_allowance(per_command: float) -> float:
+    """The seconds a connector may take beyond a _timeout to stop what it ran, and the target to
+    clean up after it: a floor of 5 s, for a grace period between asking processes to stop and
+    killing them, and ten commands' worth, for the round trips a stop makes to the target."""
+    return 5 + 10 * per_command
 
 
 # Commands
@@ -253,13 +277,32 @@ def beating(host: Host, remote_dir: str, name: str) -> tuple[str, str]:
     return f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; {nap(0.05)}; done", beat
 
 
-def assert_stopped(host: Host, beats: dict[str, str]) -> None:
-    sizes = {what: stdout(host, f"wc -c <{shlex.quote(beat)}").strip() for what, beat in beats.items()}
-    time.sleep(0.2)
-    for what, beat in beats.items():
-        size = stdout(host, f"wc -c <{shlex.quote(beat)}").strip()
-        assert size != "0", f"{what} never ran: cannot tell"
-        assert size == sizes[what], f"{what} kept running after the timeout"
+def assert_stopped(host: Host, beats: dict[str, str], per_command: float) -> None:
+    """Each heartbeat file grew, and stops growing within ``stopping_allowance``: a connector may
+    stop the command on the target in the target's own time, after its _timeout has raised."""
+
+    def sizes() -> dict[str, str]:
+        return {what: stdout(host, f"wc -c <{shlex.quote(beat)}").strip() for what, beat in beats.items()}
+
+    allowance = stopping_allowance(per_command)
+    deadline = time.monotonic() + allowance
+    before = sizes()
+    while True:
+        # A running loop beats every 0.05 s: between two reads it has 0.2 s, and a read's time.
+        time.sleep(0.2)
+        after = sizes()
+        if after == before or time.monotonic() > deadline:
+            break
+        before = after
+    for what in beats:
+        assert after[what] != "0", f"{what} never ran: cannot tell"
+        assert after[what] == before[what], f"{what} kept running {allowance:.1f} s after the timeout"
+
+
+def timeout_for(per_command: float, beating_for: float) -> float:
+    """A _timeout that leaves a command ``beating_for`` seconds once it has reached the target,
+    which takes it at most about a command's worth; twice that, to be sure."""
+    return round(beating_for + 2 * per_command, 2)
 
 
 @pytest.mark.area("timeouts")
@@ -268,11 +311,18 @@ def test_timeout_raises_and_stops_the_command(host: Host, remote_dir: str) -> No
     # (its parent exited) but still holds the command's output open.
     command, beat = beating(host, remote_dir, "command")
     background, background_beat = beating(host, remote_dir, "background")
+    per_command = command_seconds(host)
+    timeout = timeout_for(per_command, 0.5)
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        run(host, f"( ({background}) & ); {command}", _timeout=0.5)
-    assert time.monotonic() - started < 10, "_timeout=0.5 took far longer than half a second"
-    assert_stopped(host, {"the command": beat, "what it started in the background": background_beat})
+        run(host, f"( ({background}) & ); {command}", _timeout=timeout)
+    elapsed = time.monotonic() - started
+    # Raising may wait for the command to be stopped, here and on the target, but no longer.
+    limit = timeout + stopping_allowance(per_command)
+    assert elapsed < limit, f"_timeout={timeout:g} took {elapsed:.1f} s, more than the {limit:.1f} s allowed"
+    assert_stopped(
+        host, {"the command": beat, "what it started in the background": background_beat}, per_command
+    )
 
 
 @pytest.mark.capability("sudo")
@@ -282,9 +332,10 @@ def test_timeout_stops_a_command_run_with_sudo(host: Host, remote_dir: str) -> N
     # Run as root, by a pyinfra that may not be allowed to signal it, so through sudo, which
     # relays a signal to the process it started: the loop runs in a process under that one.
     command, beat = beating(host, remote_dir, "heartbeat")
+    per_command = command_seconds(host, _sudo=True)
     with pytest.raises(TimeoutError):
-        run(host, f"({command}); exit", _timeout=0.5, _sudo=True)
-    assert_stopped(host, {"the command run with sudo": beat})
+        run(host, f"({command}); exit", _timeout=timeout_for(per_command, 0.5), _sudo=True)
+    assert_stopped(host, {"the command run with sudo": beat}, per_command)
 
 
 # Files
@@ -501,7 +552,17 @@ def test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file(host: Host,
 
 
 class _SlowReader(_Reader):
-    """A file that arrives slowly (without blocking other greenlets), like a slow network disk."""
+    """A file that arrives slowly (without blocking other greenlets), like a slow network disk: 64
+    KiB every 5 ms at most."""
+
+    @classmethod
+    def lasting(cls, seconds: float) -> _SlowReader:
+        """One that takes at least ``seconds`` to read, and is at least 64 MiB."""
+        return cls(size=max(1024, math.ceil(seconds / 0.005)) * 64 * 1024)
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.delivered = 0  # bytes read, all told
 
     @override
     def readinto(self, buffer: Any) -> int:
@@ -509,6 +570,7 @@ class _SlowReader(_Reader):
         size = min(len(buffer), 64 * 1024, self.size - self.position)
         buffer[:size] = bytes(size)
         self.position += size
+        self.delivered += size
         return size
 
 
@@ -517,10 +579,16 @@ def test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_
     host: Host, remote_dir: str
 ) -> None:
     host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
+    per_command = command_seconds(host)
+    timeout = timeout_for(per_command, 0.3)
+    source = _SlowReader.lasting(10 * timeout)  # 5 s at least
     with pytest.raises(TimeoutError):
-        host.put_file(_SlowReader(size=64 * 1024 * 1024), f"{remote_dir}/file", _timeout=0.3)  # 5 s at least
+        host.put_file(source, f"{remote_dir}/file", _timeout=timeout)
+    # Stopped by its timeout, not after reading all of its source: that takes ten times as long.
+    assert source.delivered < source.size, f"put_file read all its source before _timeout={timeout:g} applied"
     assert stdout(host, f"cat {remote_dir}/file") == "old content"
-    deadline = time.monotonic() + 5  # the target cleans up after itself, in its own time
+    # The target cleans up after itself, in its own time.
+    deadline = time.monotonic() + stopping_allowance(per_command)
     while listing(host, remote_dir) != ["file"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert listing(host, remote_dir) == ["file"]
