@@ -68,8 +68,8 @@ LOCAL_DEFECTS = {
     # The same TypeError as for get_file into a text file object above (not an OSError, which
     # pyinfra would report), for a file that is not UTF-8.
     "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object",
-    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so a
-    # slow source is read to its end (a 64 MB one for over 10 s) whatever _timeout says.
+    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so it
+    # goes on reading a slow source long after _timeout has passed.
     "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file",
 }
 # The checks that need passwordless sudo or su: on a machine without them, outside CI, the contract

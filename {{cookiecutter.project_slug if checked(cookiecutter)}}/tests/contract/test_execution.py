@@ -552,21 +552,32 @@ def test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file(host: Host,
     assert listing(host, remote_dir) == ["file"]
 
 
+class _ReadTooLate(Exception):
+    """An upload read its source long after its _timeout had passed."""
+
+
 class _SlowReader(_Reader):
     """A file that arrives slowly (without blocking other greenlets), like a slow network disk: 64
-    KiB every 5 ms at most."""
+    KiB a read at most, one read every 5 ms at most.
 
-    @classmethod
-    def lasting(cls, seconds: float) -> _SlowReader:
-        """One that takes at least ``seconds`` to read, and is at least 64 MiB."""
-        return cls(size=max(1024, math.ceil(seconds / 0.005)) * 64 * 1024)
+    A read more than ``time_up`` seconds after it was made raises ``_ReadTooLate``, not an
+    ``OSError``: an upload that goes on reading it long after its _timeout fails at once, rather
+    than once it has read all of it, which may take minutes in small reads.
+    """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, time_up: float) -> None:
         super().__init__(size)
+        self.made, self.time_up = time.monotonic(), time_up
         self.delivered = 0  # bytes read, all told
 
     @override
     def readinto(self, buffer: Any) -> int:
+        late = time.monotonic() - self.made
+        if late > self.time_up:
+            raise _ReadTooLate(
+                f"the upload still read its source {late:.1f} s in, though its _timeout and the time "
+                f"to stop allow {self.time_up:.1f} s"
+            )
         gevent.sleep(0.005)
         size = min(len(buffer), 64 * 1024, self.size - self.position)
         buffer[:size] = bytes(size)
@@ -582,10 +593,14 @@ def test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_
     host.put_file(io.BytesIO(b"old content\n"), f"{remote_dir}/file")
     per_command = command_seconds(host)
     timeout = timeout_for(per_command, 0.3)
-    source = _SlowReader.lasting(10 * timeout)  # 5 s at least
+    # A source that takes ten times the timeout to read, and 5 s at least: 64 MiB or more.
+    source = _SlowReader(
+        max(1024, math.ceil(10 * timeout / 0.005)) * 64 * 1024,
+        time_up=timeout + stopping_allowance(per_command),
+    )
     with pytest.raises(TimeoutError):
         host.put_file(source, f"{remote_dir}/file", _timeout=timeout)
-    # Stopped by its timeout, not after reading all of its source: that takes ten times as long.
+    # Stopped by its timeout, not after reading all of its source.
     assert source.delivered < source.size, f"put_file read all its source before _timeout={timeout:g} applied"
     assert stdout(host, f"cat {remote_dir}/file") == "old content"
     # The target cleans up after itself, in its own time.
