@@ -712,10 +712,11 @@ def test_many_hosts_at_once_each_see_only_their_own(
         marker = hashlib.sha256(host.name.encode()).hexdigest()[:16]
         echoed, back = greenlet.get()
         lines = echoed.splitlines()
-        assert (len(lines), lines[0].split()[:1], back) == (1, [marker], marker.encode()), (
+        words = lines[0].split() if lines else []
+        assert (len(lines), words[:1], back) == (1, [marker], marker.encode()), (
             f"{host.name} saw another host's command or file"
         )
-        stamps = lines[0].split()[1:]
+        stamps = words[1:]
         if len(stamps) != 2 or not all(stamp.isdigit() for stamp in stamps):
             missing_on_the_target(
                 request,
