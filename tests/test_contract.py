@@ -22,6 +22,7 @@ import json
 import re
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,8 @@ LOCAL_DEFECTS = {
     # The same TypeError as for get_file into a text file object above (not an OSError, which
     # pyinfra would report), for a file that is not UTF-8.
     "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object",
-    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so a
-    # slow source is read to its end (a 64 MB one for over 10 s) whatever _timeout says.
+    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so it
+    # goes on reading a slow source long after _timeout has passed.
     "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file",
 }
 # The checks that need passwordless sudo or su: on a machine without them, outside CI, the contract
@@ -365,6 +366,23 @@ MUTANTS = {
             ),
         ),
         frozenset({"test_many_hosts_at_once_each_see_only_their_own"}),
+    ),
+    # Every command waits for the one before it to end, through one lock for the whole process:
+    # 20 hosts at once take turns. Only that check runs: one after another, it takes over 20 s.
+    "runs-commands-one-after-another": Mutant(
+        "executing",
+        (
+            ("_process.py", "def run(\n", "def _run_alone(\n"),
+            (
+                "_process.py",
+                "def stdin_lines(",
+                "from gevent.lock import Semaphore\n\n_ONE_AT_A_TIME = Semaphore()\n\n\n"
+                "def run(*args, **kwargs):\n    with _ONE_AT_A_TIME:\n        return _run_alone(*args, **kwargs)\n\n\n"
+                "def stdin_lines(",
+            ),
+        ),
+        frozenset({"test_many_hosts_at_once_each_see_only_their_own"}),
+        args=("-k", "test_many_hosts_at_once_each_see_only_their_own"),
     ),
     "drops-env": Mutant(
         "executing",
@@ -764,6 +782,7 @@ MUTANT_AREAS = {
     "ignores-success-exit-codes": "arguments",
     "mixes-stderr-into-stdout": "commands",
     "shares-output-between-commands": "many hosts",
+    "runs-commands-one-after-another": "many hosts",
     "drops-env": "arguments",
     "drops-chdir": "arguments",
     "drops-shell-executable": "arguments",
@@ -894,6 +913,34 @@ def test_changing_only_the_seam_to_an_exec_style_cli_passes_the_whole_contract(
     assert outcome.skipped == {"test_inventory_only_hosts_are_reachable_over_ssh"} | not_checked, describe(
         result
     )
+
+
+# The same, but slow: 2 s before every command, on every host at once.
+SLOW_SEAM = 'return ["sh", "-c", "sleep 2; " + command]'
+
+
+@pytest.mark.parametrize(
+    "installed",
+    [pytest.param(("executing", "latest"))],
+    indirect=True,
+)
+def test_a_slow_transport_that_runs_hosts_at_once_passes_the_many_hosts_check(
+    installed: Installed, tmp_path: Path
+) -> None:
+    check = "test_many_hosts_at_once_each_see_only_their_own"
+    shadow = shadow_package(installed, tmp_path / "shadow", (("connector.py", DEFAULT_SEAM, SLOW_SEAM),))
+    outcome, result = run_contract(
+        installed.python,
+        installed.baked.path,
+        tmp_path / "junit.xml",
+        f"tests/contract/test_execution.py::{check}",
+        env={"PYTHONPATH": str(shadow)},
+    )
+    assert outcome.passed == {check}, describe(result)
+    # Each host runs five commands one after another, 10 s and more: longer than 20 hosts' commands
+    # of half a second would take one after another, the wall-clock bound this check once had.
+    (case,) = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    assert float(case.get("time", 0)) > 10, describe(result)
 
 
 @pytest.mark.parametrize(
