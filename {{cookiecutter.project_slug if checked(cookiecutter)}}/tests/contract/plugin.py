@@ -102,7 +102,7 @@ class Contract:
     offered: frozenset[str] = frozenset()
     check_time_limit: float = BY_NAME["check_time_limit"].default
     host_data: dict[str, Any] | None = None
-    """Inventory data for every host the contract builds; None where the configuration gives none."""
+    """Inventory data for the target's host and the many hosts; None where the configuration gives none."""
     expected_hosts: tuple[ExpectedHost, ...] | None = None
     """None where the configuration states no hosts, or describes another target than this run's."""
     expected_hosts_missing: str = ""

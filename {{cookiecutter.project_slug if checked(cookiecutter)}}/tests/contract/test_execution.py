@@ -685,7 +685,7 @@ def test_planning_without_running_changes_nothing(
 def test_many_hosts_at_once_each_see_only_their_own(
     request: pytest.FixtureRequest, contract: Contract, connected: Callable[..., State]
 ) -> None:
-    names = [contract.inventory_name(contract.many_hosts_target.format(index=index)) for index in range(20)]
+    names = contract.many_hosts_names()
     state = connected(*names)
     hosts = list(state.inventory)
     assert len(hosts) == 20
