@@ -600,6 +600,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"conformance report written to {path}")
 
 
+def time_left() -> float:
+    """Seconds until the deadline of the check that runs now."""
+    return WATCHDOG.time_left(BY_NAME["check_time_limit"].default)
+
+
 def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run pyinfra's command line, as a user would: the ``pyinfra`` script of this environment.
 
@@ -610,7 +615,7 @@ def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     everything it started, and the check fails, naming the last operation pyinfra started and
     showing the end of what it printed.
     """
-    left = WATCHDOG.time_left(BY_NAME["check_time_limit"].default)
+    left = time_left()
     timeout = max(left - min(5.0, left / 4), 0.1)  # time to stop it and report, within the deadline
     argv = [str(Path(sys.executable).with_name("pyinfra")), *args]
     with subprocess.Popen(

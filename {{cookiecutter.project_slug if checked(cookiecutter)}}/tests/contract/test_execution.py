@@ -27,7 +27,7 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .plugin import Contract, missing_on_the_target
+from .plugin import Contract, missing_on_the_target, time_left
 
 pytestmark = [pytest.mark.executing, pytest.mark.area("commands")]
 
@@ -271,11 +271,16 @@ def test_privilege_arguments_are_never_dropped(host: Host, arguments: dict[str, 
 
 
 def beating(host: Host, remote_dir: str, name: str) -> tuple[str, str]:
-    """A loop that appends to a new heartbeat file, and the file. It beats until remote_dir is
-    removed, so that a connector that leaves it running does not leave it running for ever."""
+    """A loop that appends to a new heartbeat file, and the file. A connector may leave it running:
+    it beats until remote_dir is removed, or, should the check end at its deadline and never remove
+    it, a little past that deadline."""
     beat = f"{remote_dir}/{name}"
     stdout(host, f": >{shlex.quote(beat)}")
-    return f"while [ -d {shlex.quote(remote_dir)} ]; do echo . >>{shlex.quote(beat)}; {nap(0.05)}; done", beat
+    beats = math.ceil(time_left() / 0.05) + 40
+    return (
+        f"n={beats}; while [ -d {shlex.quote(remote_dir)} ] && [ $n -gt 0 ]; do"
+        f" echo . >>{shlex.quote(beat)}; {nap(0.05)}; n=$((n - 1)); done"
+    ), beat
 
 
 def assert_stopped(host: Host, beats: dict[str, str], per_command: float) -> None:
