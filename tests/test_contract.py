@@ -237,6 +237,12 @@ SSH_DEFECTS = {
         "`put_file` ignores `_timeout`"
     ),
 }
+# The checks of SSH_DEFECTS in which @ssh hangs.
+SSH_HANGS = {
+    "test_large_output_on_both_streams_does_not_deadlock",
+    "test_timeout_raises_and_stops_the_command",
+    "test_timeout_stops_a_command_run_with_sudo",
+}
 # What the configuration does not give @ssh: it refuses no target, so there are no bad targets.
 SSH_NOT_CONFIGURED = {
     "test_bad_argument_raises_inventory_error[no-bad-targets]",
@@ -314,8 +320,11 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_ssh(
     assert outcome.skipped == SSH_NOT_CONFIGURED | SSH_NOT_OFFERED | not_checked, describe(result)
     data = json.loads(report.read_text())
     check_report(data, outcome)  # every check reported, as in the JUnit report
-    # The hung checks each took one deadline (60 s); the run ended all the same.
-    assert elapsed < 600, describe(result)
+    # The checks that hang each fail at their deadline, the default 60 s; the rest of the run takes
+    # about two minutes on 2 busy cores.
+    hung = {check["name"] for check in data["checks"] if check["reason"] == "did not finish within 60 s"}
+    assert hung == SSH_HANGS - not_checked, describe(result)
+    assert elapsed < len(hung) * 60 + 300, describe(result)
     assert "connector contract: @ssh/localhost" in result.stdout, describe(result)
     page = PEERS_PAGE.read_text(encoding="utf-8")
     start, end = (page.index(marker) for marker in SSH_TABLE)
