@@ -13,6 +13,7 @@ run, with the same account on stderr.
 
 from __future__ import annotations
 
+import _thread
 import gc
 import hashlib
 import json
@@ -20,19 +21,29 @@ import os
 import sys
 import time
 import traceback
-
-# The originals, before any connector may monkey-patch threads into greenlets: the watchdog must
-# be a real thread, which runs while the check blocks the one it was started from.
-from _thread import allocate_lock, get_ident, start_new_thread
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+
+def _original(name: str) -> Any:
+    """A function of ``_thread`` as it was before gevent's monkey-patching, if that has happened:
+    the watchdog must be a real thread, which runs while the check blocks the one it started from."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey.get_original("_thread", name) if monkey is not None else getattr(_thread, name)
+
+
+allocate_lock, get_ident, start_new_thread = map(
+    _original, ("allocate_lock", "get_ident", "start_new_thread")
+)
 
 EXIT_STATUS = 70
 """What a worker ended by its watchdog exits with (EX_SOFTWARE)."""
 
 # Frames of these packages are the test runner's, not the check's: left out of the stacks.
 _RUNNER = tuple(f"{os.sep}{name}{os.sep}" for name in ("_pytest", "pluggy", "xdist", "execnet"))
+# Frames of a debugger waiting for its user: the deadline waits too.
+_DEBUGGER = tuple(f"{os.sep}{name}.py" for name in ("bdb", "pdb"))
 _THIS_FILE = os.path.normcase(__file__)
 _MAIN_THREAD = get_ident()  # this module is imported in the main thread
 
@@ -45,16 +56,22 @@ class Watchdog:
         """Where a worker writes down its checks for pytest-xdist's main process; None in-process."""
         self.capture: Any = None
         """In-process: pytest's capture manager, which holds this process's output during a check."""
+        self.limit = 60.0
+        """check_time_limit, for this run."""
         self.deadline: float | None = None
         self.phase = "setup"
         self._cancel = allocate_lock()
+        self._firing = allocate_lock()
+        """Held by the watchdog from the moment it decides to end the process: a check that
+        finishes meanwhile waits for that end, rather than hand it to the next check."""
 
-    def time_left(self, limit: float) -> float:
-        """Seconds until the running check's deadline; ``limit`` outside a check."""
-        return limit if self.deadline is None else self.deadline - time.monotonic()
+    def time_left(self) -> float:
+        """Seconds until the running check's deadline; the whole limit outside a check."""
+        return self.limit if self.deadline is None else self.deadline - time.monotonic()
 
-    def start(self, nodeid: str, name: str, area: str, limit: float) -> None:
+    def start(self, nodeid: str, name: str, area: str) -> None:
         """Arm the deadline of a check, ``limit`` seconds from now."""
+        limit = self.limit
         record = {"nodeid": nodeid, "name": name, "area": area, "limit": limit}
         if self.folder is not None:
             # Written first, so that the main process knows the check should the worker die in it.
@@ -67,29 +84,39 @@ class Watchdog:
 
     def stop(self) -> None:
         """The check finished in time."""
-        self.deadline = None
-        self._cancel.release()
+        with self._firing:
+            self.deadline = None
+            self._cancel.release()
 
     def _watch(self, cancel: Any, record: dict[str, Any]) -> None:
-        if cancel.acquire(timeout=record["limit"]):
-            return
-        record["phase"] = self.phase
-        record["message"] = (
-            f"did not finish within {record['limit']:g} s (check_time_limit): stopped in its "
-            f"{self.phase}, where it was stuck as follows.\n\n{stacks()}"
-        )
-        if self.folder is not None:
-            record_path(self.folder, record["nodeid"]).write_text(json.dumps(record), encoding="utf-8")
+        while not cancel.acquire(timeout=record["limit"]):
+            if not _in_a_debugger():
+                break
         else:
-            if self.capture is not None:
-                self.capture.suspend_global_capture(in_=True)  # what pytest-timeout does too
-            sys.stderr.write(
-                f"\nconnector contract: {record['nodeid']} {record['message']}\n\n"
-                "The run stops here: in pytest's own process (-n 0) a check that hangs cannot be "
-                "left behind. With pytest-xdist's -n 1 or more, the contract goes on.\n"
+            return
+        self._firing.acquire()
+        if cancel.acquire(blocking=False):
+            self._firing.release()
+            return  # the check finished as its time ran out
+        try:
+            record["phase"] = self.phase
+            record["message"] = (
+                f"did not finish within {record['limit']:g} s (check_time_limit): stopped in its "
+                f"{self.phase}, where it was stuck as follows.\n\n{stacks()}"
             )
-            sys.stderr.flush()
-        os._exit(EXIT_STATUS)
+            if self.folder is not None:
+                record_path(self.folder, record["nodeid"]).write_text(json.dumps(record), encoding="utf-8")
+            else:
+                if self.capture is not None:
+                    self.capture.suspend_global_capture(in_=True)  # what pytest-timeout does too
+                sys.stderr.write(
+                    f"\nconnector contract: {record['nodeid']} {record['message']}\n\n"
+                    "The run stops here: in pytest's own process a check that hangs cannot be left "
+                    "behind. With pytest-xdist's -n 1 or more, the contract goes on.\n"
+                )
+                sys.stderr.flush()
+        finally:
+            os._exit(EXIT_STATUS)  # whatever failed above, the check must not run on
 
 
 def record_path(folder: Path, nodeid: str) -> Path:
@@ -103,6 +130,22 @@ def read_record(folder: Path, nodeid: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record
+
+
+def _in_a_debugger() -> bool:
+    """Whether a debugger (``--pdb``, ``breakpoint()``) is waiting for its user in some thread."""
+    for frame in sys._current_frames().values():
+        for entry in traceback.extract_stack(frame):
+            if entry.filename.endswith(_DEBUGGER):
+                return True
+    return False
+
+
+def _name(item: Any) -> str:
+    try:
+        return repr(item)
+    except Exception:  # a repr that fails must not keep the deadline from ending the check
+        return type(item).__name__
 
 
 def _frames(frame: FrameType | None) -> list[str]:
@@ -128,7 +171,7 @@ def stacks() -> str:
     greenlet = sys.modules.get("greenlet")
     if greenlet is not None:
         sections += [
-            (f"greenlet {item!r}", item.gr_frame)
+            (f"greenlet {_name(item)}", item.gr_frame)
             for item in gc.get_objects()
             if isinstance(item, greenlet.greenlet) and getattr(item, "gr_frame", None) is not None
         ]

@@ -59,6 +59,7 @@ MAX_WORKERS_ENDED = 100
 """How many pytest-xdist workers a run may end (a check that hangs ends one) before it stops."""
 WATCHDOG = Watchdog()
 """The deadline of the check that runs in this process."""
+_PLACEHOLDER = re.compile(r"\{(target|index)\}")
 _RECORDS = "connector_contract_records"
 """The key, in pytest-xdist's worker input, of the folder where workers write down their checks."""
 
@@ -130,13 +131,15 @@ class Contract:
         and ``{index}`` in its strings standing for the host's target and its index among the many
         hosts (empty for any other host)."""
         prefix = f"@{self.connector}/"
-        target = name[len(prefix) :] if name.startswith(prefix) else ""
         many = self.many_hosts_names() if "{index}" in self.many_hosts_target else []
-        index = str(many.index(name)) if name in many else ""
+        words = {
+            "target": name[len(prefix) :] if name.startswith(prefix) else "",
+            "index": str(many.index(name)) if name in many else "",
+        }
 
         def filled(value: Any) -> Any:
             if isinstance(value, str):
-                return value.replace("{target}", target).replace("{index}", index)
+                return _PLACEHOLDER.sub(lambda found: words[found[1]], value)
             if isinstance(value, list):
                 return [filled(item) for item in value]
             if isinstance(value, dict):
@@ -156,12 +159,12 @@ class Contract:
         if not self.host_data:
             return ",".join(names)
         path = folder / "contract_inventory.py"
-        entries = "".join(f"    {self.inventory_entry(name)!r},\n" for name in names)
-        # The repr of a TOML value may name the datetime module, inf or nan.
-        path.write_text(
-            f"import datetime\nfrom math import inf, nan\n\ncontract_hosts = [\n{entries}]\n",
-            encoding="utf-8",
-        )
+        # Split on commas as pyinfra's command line splits names; the list named "all" puts the
+        # hosts in no group of its name.
+        parts = [part for name in names for part in name.split(",")]
+        entries = "".join(f"    {self.inventory_entry(part)!r},\n" for part in parts)
+        # The repr of a float in TOML may be inf or nan.
+        path.write_text(f"from math import inf, nan\n\nall = [\n{entries}]\n", encoding="utf-8")
         return str(path)
 
 
@@ -243,7 +246,10 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.getoption("numprocesses", None) is None
         and config.getoption("dist", "no") == "no"
         and not config.getoption("tx", None)
+        # What a worker cannot do: a debugger's prompt, and output shown as it comes.
         and not config.getoption("usepdb", False)
+        and not config.getoption("trace", False)
+        and config.getoption("capture", "fd") != "no"
     ):
         config.option.numprocesses = 1
 
@@ -262,11 +268,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_TALLY] = Tally()
     config.pluginmanager.register(config.stash[_TALLY], "connector-contract-tally")
     # A mistake in the configuration or an option is a usage error, shown before any worker starts.
-    contract_of(config)
+    WATCHDOG.limit = contract_of(config).check_time_limit
     WATCHDOG.capture = config.pluginmanager.getplugin("capturemanager")
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
-        WATCHDOG.folder = Path(workerinput[_RECORDS]) if _RECORDS in workerinput else None
+        # Not on another machine (pytest-xdist's --tx ssh=...), where the folder is not.
+        folder = Path(workerinput.get(_RECORDS, ""))
+        WATCHDOG.folder = folder if _RECORDS in workerinput and folder.is_dir() else None
     else:
         WATCHDOG.folder = None
         if config.getoption("dist", "no") != "no":
@@ -331,7 +339,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     area = item.config.stash[_AREAS].get(item.nodeid)
     if area is None:
         return (yield)
-    WATCHDOG.start(item.nodeid, item.name, area, contract_of(item.config).check_time_limit)
+    WATCHDOG.start(item.nodeid, item.name, area)
     try:
         return (yield)
     finally:
@@ -366,7 +374,7 @@ def contract_of(config: pytest.Config) -> Contract:
 
 def _load_contract(config: pytest.Config) -> Contract:
     option = config.getoption("--contract-config", None)
-    path = Path(option) if option else HERE.parent / CONFIG_NAME
+    path = Path(option).resolve() if option else HERE.parent / CONFIG_NAME
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -602,7 +610,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def time_left() -> float:
     """Seconds until the deadline of the check that runs now."""
-    return WATCHDOG.time_left(BY_NAME["check_time_limit"].default)
+    return WATCHDOG.time_left()
 
 
 def pyinfra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

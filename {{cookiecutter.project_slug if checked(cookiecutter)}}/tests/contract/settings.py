@@ -102,16 +102,30 @@ def _seconds(value: Any) -> str | None:
     return None
 
 
+def _unusable_data(value: Any) -> str | None:
+    """What in a value of host data pyinfra cannot use, or the contract cannot check."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return next(filter(None, map(_unusable_data, value)), None)
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime is a date
+        return f"{shown(value)}: pyinfra's command line cannot write it out as JSON"
+    if isinstance(value, float) and value != value:
+        return "nan: it equals nothing, so no check can find it in a host's data"
+    if isinstance(value, int):
+        try:
+            repr(value)  # as the inventory file for pyinfra's command line writes it
+        except ValueError:
+            return "an integer of more than 4300 digits: it cannot be written into an inventory file"
+    return None
+
+
 def _host_data(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "wrong type"
     if "" in value:
         return "a key is empty"
-    try:
-        repr(value)  # as the inventory file for pyinfra's command line writes it
-    except ValueError:
-        return "an integer in it has more than 4300 digits"
-    return None
+    return _unusable_data(value)
 
 
 HOST_KEYS = ("name", "groups", "data")
@@ -160,7 +174,7 @@ SETTINGS = (
     ),
     Setting(
         "host_data",
-        Type("a table of host data with non-empty keys", _host_data),
+        Type("a table of host data with non-empty keys, without dates, times or nan", _host_data),
         {},
         "inventory data for the target's host and the many hosts; {target} and {index} in its strings "
         "stand for the host's target and index",
