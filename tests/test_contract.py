@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from support import (
     Outcome,
     command_lines,
     describe,
+    environment,
     fenced_blocks,
     missing_privileges,
     project_copy,
@@ -1154,6 +1156,76 @@ def test_without_workers_a_check_that_hangs_ends_the_run_saying_where(
     ), describe(result)
     assert case.stuck_at in result.stderr, describe(result)
     assert "The run stops here" in result.stderr, describe(result)
+
+
+# Checks of the deadline itself, added to a copy of the baked contract.
+EDGE_CHECKS = """\
+import time
+
+import pytest
+
+pytestmark = pytest.mark.area("commands")
+
+
+def test_ends_as_its_time_runs_out():
+    time.sleep(LIMIT)
+
+
+def test_runs_next():
+    time.sleep(0.5)
+
+
+def test_fails_into_a_debugger():
+    time.sleep(LIMIT)
+    raise AssertionError("look at me in the debugger")
+"""
+
+
+@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"))], indirect=True)
+def test_a_check_that_ends_as_its_time_runs_out_leaves_the_next_one_alone(
+    installed: Installed, tmp_path: Path
+) -> None:
+    project, env = project_copy(installed, tmp_path)
+    (project / "tests" / "contract" / "test_edge.py").write_text(EDGE_CHECKS.replace("LIMIT", "2"))
+    outcome, result = run_contract(
+        installed.python,
+        project,
+        tmp_path / "junit.xml",
+        "tests/contract/test_edge.py",
+        "-k",
+        "not debugger",
+        "--check-time-limit=2",
+        "-n",
+        "1",
+        env=env,
+    )
+    # The first may count as finished or not; the next one, in the same worker, must not pay.
+    assert "test_runs_next" in outcome.passed, describe(result)
+    assert "test_runs_next" not in outcome.failed, describe(result)
+
+
+@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"))], indirect=True)
+def test_a_debugger_waiting_for_its_user_holds_the_deadline_off(installed: Installed, tmp_path: Path) -> None:
+    project, env = project_copy(installed, tmp_path)
+    (project / "tests" / "contract" / "test_edge.py").write_text(EDGE_CHECKS.replace("LIMIT", "0.1"))
+    process = subprocess.Popen(
+        [
+            *(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "--pdb", "--check-time-limit=1"),
+            *("tests/contract/test_edge.py", "-k", "debugger"),
+        ],
+        cwd=project,
+        env=environment(**env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The person reads the failure at the prompt for longer than the check's deadline, then goes on.
+    time.sleep(4)
+    out, _ = process.communicate("continue\n", timeout=120)
+    assert "look at me in the debugger" in out, out
+    assert "did not finish within" not in out, out
+    assert process.returncode == 1, out  # the check's own failure, not the deadline's 70
 
 
 # The baked README's contract sections, and mistakes in what the contract is given.
