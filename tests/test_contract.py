@@ -1222,7 +1222,11 @@ def test_a_debugger_waiting_for_its_user_holds_the_deadline_off(installed: Insta
     )
     # The person reads the failure at the prompt for longer than the check's deadline, then goes on.
     time.sleep(4)
-    out, _ = process.communicate("continue\n", timeout=120)
+    try:
+        out, _ = process.communicate("continue\n", timeout=120)
+    finally:
+        process.kill()  # nothing left running, whatever happened
+        process.wait()
     assert "look at me in the debugger" in out, out
     assert "did not finish within" not in out, out
     assert process.returncode == 1, out  # the check's own failure, not the deadline's 70

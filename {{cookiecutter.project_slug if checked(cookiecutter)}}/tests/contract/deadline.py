@@ -70,7 +70,7 @@ class Watchdog:
         return self.limit if self.deadline is None else self.deadline - time.monotonic()
 
     def start(self, nodeid: str, name: str, area: str) -> None:
-        """Arm the deadline of a check, ``limit`` seconds from now."""
+        """Arm the deadline of a check, ``self.limit`` seconds from now."""
         limit = self.limit
         record = {"nodeid": nodeid, "name": name, "area": area, "limit": limit}
         if self.folder is not None:
