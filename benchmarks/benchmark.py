@@ -578,7 +578,7 @@ class Bench:
                 1.5,
             )
         )
-        # The connector's own part must be linear; pyinfra's Inventory is not (see the README).
+        # The connector's own part must be linear; pyinfra's Inventory is not (docs/performance.md).
         per_host = {}
         for count in counts:
             times = [

@@ -1,7 +1,7 @@
 """The benchmark script keeps working: its quick mode runs every measurement on small sizes.
 
-The figures themselves are for people (see the README); no test asserts a timing. A transfer that
-hangs does fail it: the quick mode then exits with status 1. So does a README set-up line that
+The figures themselves are for people (docs/performance.md); no test asserts a timing. A transfer
+that hangs does fail it: the quick mode then exits with status 1. So does a README set-up line that
 fails, or a first green whose baked tests do not pass: the quick mode runs both set-up paths of the
 README, pip and uv, as shown.
 """

@@ -3,7 +3,7 @@
 * ``made_once`` makes a folder once, however many processes ask for it at the same time, and the
   others reuse it; what failed is not tried again, what was left half made is made again.
 * A test that installs, serves or runs containers fails unless it is marked ``slow`` (tiers.py),
-  and the README's fast-tier command leaves out every slow test.
+  and the fast-tier command of docs/development.md leaves out every slow test.
 """
 
 from __future__ import annotations
@@ -133,11 +133,11 @@ def test_a_test_that_installs_fails_unless_it_is_marked_slow(tmp_path: Path) -> 
 
 
 def fast_tier_line() -> str:
-    """The README's command for the fast tier, without its comment."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The command for the fast tier in docs/development.md, without its comment."""
+    page = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
     lines = [
         re.sub(r"\s+# .*$", "", line)
-        for language, text in fenced_blocks(readme, "Tests of the template")
+        for language, text in fenced_blocks(page, "Running the tests")
         for line in command_lines(language, text)
     ]
     (line,) = [line for line in lines if "slow" in line]
@@ -145,7 +145,7 @@ def fast_tier_line() -> str:
 
 
 def collect(line: str) -> set[str]:
-    """The tests this command line of the README runs, with the Python running this test."""
+    """The tests this documented command line runs, with the Python running this test."""
     assert line.startswith(".venv/bin/python -m pytest"), line
     shown = shlex.join([sys.executable]) + line.removeprefix(".venv/bin/python")
     result = run_documented(f"{shown} --collect-only -q -n 0", ROOT, {})
@@ -153,8 +153,8 @@ def collect(line: str) -> set[str]:
     return {line for line in result.stdout.splitlines() if "::" in line}
 
 
-def test_the_readmes_fast_tier_leaves_out_every_slow_test() -> None:
-    """The README's fast-tier line, with ``--collect-only`` (it is a part of this very suite), and
+def test_the_documented_fast_tier_leaves_out_every_slow_test() -> None:
+    """The fast-tier line of docs/development.md, with ``--collect-only`` (it is a part of this very suite), and
     the same line without ``-m``."""
     line = fast_tier_line()
     fast, everything = collect(line), collect(line.replace(' -m "not slow"', ""))

@@ -1,4 +1,5 @@
-"""The README tells the truth: its commands are the ones CI runs, its option table is complete."""
+"""The README and the pages in docs/ tell the truth: their commands run, the README's are the ones CI
+runs, its option table is complete."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from support import (
 )
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The pages a person reads: the README, and the pages in docs/ it links to.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def load_benchmark() -> Any:
@@ -81,9 +84,10 @@ def test_ci_runs_the_readme_test_command_unchanged() -> None:
     assert commands[-1] == template_test_command()
 
 
-# Every command line of this README (its sh, shell and console blocks; the CI recipe's YAML is run by
-# test_scaffolding.py), and the test that runs it. A line added to the README fails
-# test_every_readme_command_line_is_run_or_says_why until it is listed here or in NOT_RUN_HERE.
+# Every command line of the README and of the pages in docs/ (their sh, shell and console blocks; the
+# CI recipe's YAML is run by test_scaffolding.py), and the test that runs it. A line added to any of
+# them fails test_every_command_line_of_the_pages_is_run_or_says_why until it is listed here or in
+# NOT_RUN_HERE.
 RUN_BY = {
     "python3 -m venv .venv && .venv/bin/python -m pip install --upgrade pip cookiecutter && "
     ".venv/bin/cookiecutter --no-input .": "test_scaffolding.py::test_the_readme_set_up_line_bakes_in_a_checkout",
@@ -105,7 +109,7 @@ RUN_BY = {
     "cruft diff": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
     "cruft update": "test_scaffolding.py::test_cruft_brings_a_template_change_into_a_baked_project",
     # (with --collect-only: it runs a part of this very suite)
-    '.venv/bin/python -m pytest -m "not slow"': "test_matrix.py::test_the_readmes_fast_tier_leaves_out_every_slow_test",
+    '.venv/bin/python -m pytest -m "not slow"': "test_matrix.py::test_the_documented_fast_tier_leaves_out_every_slow_test",
     # (with the test venv's python)
     ".venv/bin/python benchmarks/benchmark.py --quick": "test_benchmark.py::test_the_benchmark_runs_every_measurement_in_quick_mode",
     ".venv/bin/python scripts/release.py tag": "test_template_ci.py::test_the_release_is_the_template_version_and_its_changelog_section",
@@ -127,20 +131,27 @@ NOT_RUN_HERE = {
 }
 
 
-def readme_command_lines() -> list[str]:
-    """This README's command lines, without their trailing comments."""
-    blocks = fenced_blocks(README, README.splitlines()[0].removeprefix("# "))
+def page_command_lines(page: Path) -> list[str]:
+    """A page's command lines, without their trailing comments: every fenced block under its title."""
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# "), f"{page.relative_to(ROOT)} does not start with its title"
+    blocks = fenced_blocks(text, text.splitlines()[0].removeprefix("# "))
     lines = [line for language, text in blocks for line in command_lines(language, text)]
     return [re.sub(r"\s+# .*$", "", line) for line in lines]
 
 
-def test_every_readme_command_line_is_run_or_says_why() -> None:
-    lines = readme_command_lines()
+def test_every_command_line_of_the_pages_is_run_or_says_why() -> None:
+    shown = {page.relative_to(ROOT).as_posix(): page_command_lines(page) for page in PAGES}
+    lines = {line for page_lines in shown.values() for line in page_lines}
     assert not set(RUN_BY) & set(NOT_RUN_HERE)
-    unaccounted = [line for line in lines if line not in RUN_BY and line not in NOT_RUN_HERE]
+    unaccounted = {
+        page: [line for line in page_lines if line not in RUN_BY and line not in NOT_RUN_HERE]
+        for page, page_lines in shown.items()
+        if not set(page_lines) <= set(RUN_BY) | set(NOT_RUN_HERE)
+    }
     assert not unaccounted, f"run these in a test and list them in RUN_BY, or say why not: {unaccounted}"
-    gone = (set(RUN_BY) | set(NOT_RUN_HERE)) - set(lines)
-    assert not gone, f"the README no longer shows these lines: {gone}"
+    gone = (set(RUN_BY) | set(NOT_RUN_HERE)) - lines
+    assert not gone, f"no page shows these lines any more: {gone}"
     for test in set(RUN_BY.values()):
         module, name = test.split("::")
         assert f"def {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), (

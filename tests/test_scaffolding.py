@@ -1,5 +1,5 @@
 """Unattended use: the same answers bake the same project however they are given, a git URL with a
-tag works, the README's unattended command line and CI recipe run, and cruft keeps a baked project
+tag works, the README's unattended command line and the CI recipe of docs/scaffold-in-ci.md run, and cruft keeps a baked project
 in step with the template.
 
 The template under test is a git repository made from this checkout's files (tracked, and new ones
@@ -228,21 +228,26 @@ def test_the_readme_unattended_line_bakes_what_it_says(template_repo: Path, tmp_
     assert {key: state["context"]["cookiecutter"][key] for key in answers} == answers
 
 
-# The README's GitHub Actions recipe, its shell steps run for real.
+# The GitHub Actions recipe of docs/scaffold-in-ci.md, its shell steps run for real.
 
 
-def readme_recipe() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n### Scaffold in CI\n", 1)[1]
-    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+def scaffold_recipe() -> str:
+    page = (ROOT / "docs" / "scaffold-in-ci.md").read_text(encoding="utf-8")
+    (recipe,) = [
+        text for language, text in fenced_blocks(page, "Scaffold a connector in CI") if language == "yaml"
+    ]
+    return recipe
 
 
-def test_the_readme_recipe_scaffolds_tests_and_uploads_a_connector(
+def test_the_scaffold_recipe_scaffolds_tests_and_uploads_a_connector(
     template_repo: Path, tmp_path: Path
 ) -> None:
     recipe = tmp_path / "scaffold.yml"
-    recipe.write_text(readme_recipe(), encoding="utf-8")
-    (steps,) = [job["steps"] for job in yaml.safe_load(recipe.read_text())["jobs"].values()]
+    recipe.write_text(scaffold_recipe(), encoding="utf-8")
+    loaded = yaml.safe_load(recipe.read_text())
+    (steps,) = [job["steps"] for job in loaded["jobs"].values()]
+    # The page says it asks for these two answers; the others keep their defaults (below).
+    assert list(loaded[True]["workflow_dispatch"]["inputs"]) == ["connector_name", "connector_kind"]
     upload = steps[-1]
     assert upload["uses"].startswith("actions/upload-artifact@")
 
@@ -289,7 +294,13 @@ def test_the_readme_recipe_scaffolds_tests_and_uploads_a_connector(
     assert sorted(path.name for path in uploaded.iterdir()) == ["pyinfra-acme-cloud"]
     project = uploaded / "pyinfra-acme-cloud"
     assert (project / "pyproject.toml").is_file()
-    assert json.loads((project / ".cruft.json").read_text())["checkout"] == TAG
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["checkout"] == TAG
+    answers = state["context"]["cookiecutter"]
+    assert {key: answers[key] for key in inputs} == inputs
+    for key in ("author_name", "author_email", "github_owner", "version", "license"):
+        default = COOKIECUTTER[key]
+        assert answers[key] == (default[0] if isinstance(default, list) else default), key
     debris = [
         str(path.relative_to(project))
         for path in project.rglob("*")

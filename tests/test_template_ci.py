@@ -1,5 +1,5 @@
-"""The template's own CI and release: the workflows pass the checks the baked ones pass, run what the
-README says, and the release script agrees with cookiecutter.json and CHANGELOG.md."""
+"""The template's own CI and release: the workflows pass the checks the baked ones pass, run what
+docs/development.md says, and the release script agrees with cookiecutter.json and CHANGELOG.md."""
 
 from __future__ import annotations
 
