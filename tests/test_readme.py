@@ -1,5 +1,6 @@
 """The README and the pages in docs/ tell the truth: their commands run, the README's are the ones CI
-runs, its option table is complete."""
+runs, its option table is complete; the README fits in 300 lines and every relative link leads to a
+file that exists."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import shlex
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from markdown_it import MarkdownIt
 
 from matrix import installs
 from ssh_server import SSHServer
@@ -32,6 +35,7 @@ from support import (
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # The pages a person reads: the README, and the pages in docs/ it links to.
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README_LINES = 300
 
 
 def load_benchmark() -> Any:
@@ -157,6 +161,71 @@ def test_every_command_line_of_the_pages_is_run_or_says_why() -> None:
         assert f"def {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), (
             f"no test {test}"
         )
+
+
+def test_the_readme_fits_in_300_lines() -> None:
+    """The README holds what a person needs to use the template; the rest is in docs/."""
+    count = len(README.splitlines())
+    assert count <= README_LINES, (
+        f"README.md has {count} lines, more than {README_LINES}: move what is not about using the "
+        "template to a page in docs/, linked from the README"
+    )
+
+
+def anchors(text: str) -> set[str]:
+    """The fragments GitHub gives a Markdown page's headings: the heading's text in lower case,
+    without punctuation, spaces made hyphens; a repeated one gets -1, -2, ..."""
+    tokens = MarkdownIt("commonmark").parse(text)
+    found: set[str] = set()
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            words = "".join(child.content for child in tokens[index + 1].children or [])
+            slug = re.sub(r"[^\w\- ]", "", words.strip().lower()).replace(" ", "-")
+            unique, number = slug, 0
+            while unique in found:
+                number += 1
+                unique = f"{slug}-{number}"
+            found.add(unique)
+    return found
+
+
+def links(text: str) -> list[str]:
+    """Every link and image target of a Markdown page, as a CommonMark parser reads them."""
+    found = []
+    for token in MarkdownIt("commonmark").parse(text):
+        for child in token.children or []:
+            target = child.attrGet("href") if child.type == "link_open" else child.attrGet("src")
+            if isinstance(target, str):
+                found.append(target)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_every_relative_link_leads_to_a_file_that_exists(page: Path) -> None:
+    """A relative link of the README or of a page in docs/ names a file of this repository, and a
+    fragment names a heading of the page it leads to (the page itself for ``#...``)."""
+    text = page.read_text(encoding="utf-8")
+    broken = []
+    for target in links(text):
+        if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", target):  # https:, mailto:: not a file here
+            continue
+        path, _, fragment = target.partition("#")
+        destination = (page.parent / unquote(path)).resolve() if path else page
+        if not destination.is_relative_to(ROOT) or not destination.exists():
+            broken.append(f"{target}: no such file")
+        elif (
+            fragment
+            and destination.suffix == ".md"
+            and fragment not in anchors(destination.read_text(encoding="utf-8"))
+        ):
+            broken.append(f"{target}: no such heading in {destination.relative_to(ROOT)}")
+    assert not broken, f"{page.relative_to(ROOT)}: {broken}"
+
+
+def test_the_readme_links_every_page_in_docs() -> None:
+    linked = {(ROOT / target.partition("#")[0]).resolve() for target in links(README)}
+    missing = [page.relative_to(ROOT).as_posix() for page in PAGES[1:] if page.resolve() not in linked]
+    assert not missing, f"the README does not say what these pages hold: {missing}"
 
 
 def test_every_option_is_documented_with_its_default() -> None:
