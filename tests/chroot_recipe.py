@@ -190,8 +190,8 @@ def adapted_copy(project: Path, destination: Path, recipe: Recipe, settings: dic
 # target, so none reads as an option of `chroot`, and any other name is a directory's: only the
 # empty target must be refused. Where it deadlocks (a large stdin) a check fails at its deadline,
 # which cannot be much lower: the slowest check it passes, 20 hosts' deploy through pyinfra's
-# command line, took it 13 s on 2 quiet CPUs and 35 s on busy ones (the template's recipe: 5 s and
-# 12 s), and pyinfra's command line gets the deadline less 5 s.
+# command line, took it 13 s in one run on 2 CPUs and 35 s in a busier one (the template's recipe:
+# 5 s and 12 s), and pyinfra's command line gets the deadline less 5 s.
 PEER_SETTINGS: dict[str, Any] = {"connector": "chroot", "bad_targets": [""], "check_time_limit": 60}
 PEER_HOSTS = (
     'expected_hosts = [{ name = "@chroot/{target}", groups = ["@chroot"], '
