@@ -10,6 +10,7 @@ one), so nothing read from the template's files is kept beyond the content it wa
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,9 +22,10 @@ from types import ModuleType
 from typing import Any
 
 import click
-from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.config import BUILTIN_ABBREVIATIONS, get_user_config
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.prompt import read_user_variable
+from cookiecutter.replay import get_file_name
 from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 from cookiecutter.utils import simple_filter
 from jinja2 import Environment, TemplateSyntaxError, pass_environment
@@ -82,8 +84,37 @@ def checked(environment: Environment, answers: dict[str, Any]) -> bool:
     for key, raw in _own_context().items():
         if key.startswith("__") and not key.startswith("__checked") and isinstance(raw, str):
             answers[key] = environment.from_string(raw).render(cookiecutter=answers) if "{" in raw else raw
-    _refuse_bad_answers(answers, environment)
+    try:
+        _refuse_bad_answers(answers, environment)
+    except FailedHookException:
+        _forget_replayed_answers()
+        raise
     return True
+
+
+def _forget_replayed_answers() -> None:
+    """Remove the record cookiecutter has just made of refused answers replayed from a file.
+
+    Given ``--replay-file DIR/NAME.json``, cookiecutter writes the answers it read to ``NAME.json``
+    in its ``replay_dir`` before it runs any code of the template (none runs between reading a
+    replay and recording it): refusing them, the template can only remove that record. It is
+    found as cookiecutter found it, from the same command line: the user configuration read with
+    ``get_user_config`` (``--config-file``, ``--default-config``, else ``COOKIECUTTER_CONFIG`` or
+    ``~/.cookiecutterrc``) and the file name made by ``get_file_name``. The file replayed is left
+    alone when it is that record (``--replay``, or a file in ``replay_dir``). The Python API
+    (``cookiecutter(replay=...)``) has no command line to read: there the record stays.
+    """
+    context = click.get_current_context(silent=True)
+    params = context.params if context else {}
+    replay_file = params.get("replay_file")
+    if not isinstance(replay_file, str) or not replay_file:
+        return
+    folder, name = os.path.split(os.path.splitext(replay_file)[0])
+    replayed = Path(get_file_name(folder, name))
+    config = get_user_config(params.get("config_file"), bool(params.get("default_config")))
+    record = Path(get_file_name(config["replay_dir"], name))
+    if record.is_file() and not (replayed.is_file() and replayed.samefile(record)):
+        record.unlink(missing_ok=True)
 
 
 @simple_filter

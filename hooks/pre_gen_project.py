@@ -116,6 +116,14 @@ STDLIB_MODULES = frozenset(
 LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # C0 and C1 control characters, and DEL; tab is allowed.
 CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Lone surrogates, which no UTF-8 file can hold. Python reads byte 0xNN that is not UTF-8 as U+DCNN
+# (os.fsdecode; the "surrogateescape" error handler), on its command line and, in the C locale for
+# one, from a terminal; a \uD800 to \uDFFF escape in JSON or YAML gives one too.
+SURROGATE = re.compile("[\ud800-\udfff]")
+UTF_8 = (
+    "must be UTF-8 text (each \\udcNN is a byte 0xNN that is not UTF-8, as a terminal or file in another "
+    "encoding such as Latin-1 gives; no other \\ud800-\\udfff may stand alone)"
+)
 # PEP 440, from its appendix (canonical public versions and their variants).
 PEP_440 = re.compile(
     r"""v?(?:(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*
@@ -263,6 +271,8 @@ RULES: list[Rule] = [
         None,
     ),
     ("version", lambda v: bool(PEP_440.fullmatch(v)), "must be a PEP 440 version such as 0.1.0", None),
+    # The other fields are ASCII by their own rules, which refuse such bytes as well.
+    *[(field, lambda v: not SURROGATE.search(v), UTF_8, None) for field in ONE_LINE_FIELDS],
     *[(field, lambda v: bool(v.strip()), "must not be empty", None) for field in ONE_LINE_FIELDS],
     *[
         (
@@ -320,8 +330,16 @@ FIELDS = tuple(dict.fromkeys([field for field, *_ in RULES] + [*CHOICES, *FLAGS]
 
 
 def problems(answers: dict[str, object]) -> dict[str, str]:
-    """Each answer that breaks a rule, and its line: the first broken rule of each field only."""
+    """Each answer that breaks a rule, and its line: the first broken rule of each field only.
+
+    A key the template does not ask, which a replay can carry, is recorded in .cruft.json all the
+    same: it must be UTF-8 text too.
+    """
     found = {field: problem(field, answers.get(field)) for field in FIELDS}
+    for key, value in answers.items():
+        recorded = json.dumps({key: value}, ensure_ascii=False, default=str)
+        if key not in FIELDS and not key.startswith("_") and SURROGATE.search(recorded):
+            found[key] = f"{ascii(key)[1:-1]} = {shown(value)}: {UTF_8}"
     return {field: line for field, line in found.items() if line}
 
 

@@ -31,6 +31,7 @@ for the ``installed`` fixture.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,6 +251,13 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("author_name", "nul\x00", "control characters"),
     ("author_name", "\x80padding", "control characters"),
     ("author_name", "n" * 501, "at most 500 characters"),
+    # Bytes that are not UTF-8, as Python reads them (a terminal or file in Latin-1), and a lone
+    # surrogate, as a \uD800 escape in JSON or YAML gives: no UTF-8 file can hold either.
+    ("author_name", os.fsdecode(b"Ren\xe9"), "must be UTF-8 text"),
+    ("description", os.fsdecode(b"\x9b31m"), "must be UTF-8 text"),
+    ("description", "lone \ud800 surrogate", "must be UTF-8 text"),
+    ("connector_name", os.fsdecode(b"caf\xe9"), "must be lower-case ASCII letters"),
+    ("author_email", os.fsdecode(b"ren\xe9@example.com"), "e-mail address"),
 ]
 
 

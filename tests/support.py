@@ -162,7 +162,10 @@ def run(
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:
-    return f"{' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    """The command, its exit status and its output. A byte of an argument that is not UTF-8
+    (``os.fsdecode``) shows as ``\\udcNN``: pytest-xdist passes only UTF-8 between processes."""
+    text = f"{' '.join(map(str, result.args))}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def checkout_copy(destination: Path) -> Path:

@@ -3,8 +3,10 @@
 - Typed at a prompt: checked as soon as it is typed, reported with its rule and suggestion, and
   asked again before the next question.
 - Unattended (``--no-input`` with ``key=value``, a config file, a replay): every bad answer is
-  reported at once, one ``error:`` line each, exit status 1, nothing on disk. A name computed from a
-  bad answer is not a second error: it follows as a note.
+  reported at once, one ``error:`` line each, exit status 1, nothing on disk, and no replay
+  recorded. A name computed from a bad answer is not a second error: it follows as a note.
+- Bytes that are not UTF-8, which Python reads as lone surrogates, are refused the same way,
+  however they come; a config or replay file that is not UTF-8 at all is cookiecutter's to refuse.
 - Values on the command line and in a config file are Jinja templates, as cookiecutter documents;
   one that cannot render is refused cleanly.
 - Nothing of cookiecutter's is replaced: the checks run through a Jinja extension, private
@@ -63,7 +65,7 @@ def assert_nothing_on_disk(folder: Path) -> None:
 class Terminal:
     """cookiecutter's command line in a pseudo-terminal, answered as a person would."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.fd, child = pty.openpty()
         self.process = subprocess.Popen(
             [str(BIN / "cookiecutter"), *args],
@@ -71,7 +73,15 @@ class Terminal:
             stdin=child,
             stdout=child,
             stderr=child,
-            env={**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "400"},
+            # rich takes the size of a dumb terminal from COLUMNS and LINES only if both are set.
+            env={
+                **os.environ,
+                "TERM": "dumb",
+                "NO_COLOR": "1",
+                "COLUMNS": "400",
+                "LINES": "50",
+                **(env or {}),
+            },
             start_new_session=True,
         )
         os.close(child)
@@ -94,7 +104,8 @@ class Terminal:
         return self.screen[start:]
 
     def answer(self, text: str = "") -> None:
-        os.write(self.fd, text.encode() + b"\r")
+        """Type ``text`` and Enter: as UTF-8, but a lone surrogate from ``os.fsdecode`` as its byte."""
+        os.write(self.fd, os.fsencode(text) + b"\r")
 
     def finish(self, timeout: float = 60) -> int:
         try:
@@ -224,6 +235,147 @@ def test_a_name_given_as_well_is_its_own_error(tmp_path: Path, config: Path) -> 
         "note: connector_class",
     ]
     assert "2 problem(s) found" in result.stdout
+    assert_nothing_on_disk(tmp_path)
+
+
+# Bytes that are not UTF-8, as a terminal or a file in another encoding (Latin-1, ...) gives. Python
+# reads byte 0xNN that is not UTF-8 as the lone surrogate U+DCNN (os.fsdecode), which no UTF-8 file
+# can hold; a \uDCNN escape in YAML or JSON gives the same.
+
+NOT_UTF8 = {
+    "author_email": os.fsdecode(b"ren\xe9@example.com"),  # ASCII only, by its own rule
+    "description": os.fsdecode(b"\x9b31m"),  # a terminal's CSI, in Latin-1
+    "author_name": os.fsdecode(b"Ren\xe9"),  # René, in Latin-1
+}
+NOT_UTF8_RULE = "must be UTF-8 text (each \\udcNN is a byte 0xNN that is not UTF-8"
+
+
+def assert_refused_as_not_utf8(result: subprocess.CompletedProcess[str], *more: str) -> None:
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stdout + result.stderr, describe(result)
+    lines = errors_and_notes(result)
+    assert [line.split(": must ", 1)[0] for line in lines] == [
+        "error: author_email = 'ren\\udce9@example.com'",
+        "error: description = '\\udc9b31m'",
+        "error: author_name = 'Ren\\udce9'",
+        *(f"error: {answer}" for answer in more),
+    ], describe(result)
+    assert all(NOT_UTF8_RULE in line for line in lines[1:]), describe(result)
+    assert f"{3 + len(more)} problem(s) found; nothing was generated." in result.stdout
+
+
+def test_bytes_that_are_not_utf8_on_the_command_line_are_refused_cleanly(
+    tmp_path: Path, config: Path
+) -> None:
+    # As a shell passes author_name=$'Ren\xe9': cookiecutter crashed writing the files, leaving a
+    # half-made project with its .cruft.json behind.
+    given = [f"{key}={value}" for key, value in NOT_UTF8.items()]
+    result = cookiecutter(config, "--no-input", "--output-dir", "out", str(ROOT), *given, cwd=tmp_path)
+    assert_refused_as_not_utf8(result)
+    assert_nothing_on_disk(tmp_path)  # no project, and no replay
+
+
+def test_bytes_that_are_not_utf8_in_a_config_file_are_refused_cleanly(tmp_path: Path) -> None:
+    # cookiecutter reads the file as UTF-8; YAML's escapes can still give a lone surrogate.
+    config = user_config(tmp_path, **NOT_UTF8)
+    assert '"Ren\\uDCE9"' in config.read_text(encoding="utf-8")
+    result = cookiecutter(config, "--no-input", "--output-dir", "out", str(ROOT), cwd=tmp_path)
+    assert_refused_as_not_utf8(result)
+    assert_nothing_on_disk(tmp_path)
+
+
+def test_a_refused_replay_makes_nothing_and_records_nothing(tmp_path: Path, config: Path) -> None:
+    answers = prompt_for_config(generate_context(str(ROOT / "cookiecutter.json")), no_input=True)
+    given = tmp_path / "given"
+    given.mkdir()
+    replay = given / "refused.json"
+    # \udce9 as an escape; a key the template does not ask is recorded in .cruft.json all the same.
+    not_asked = {"not_asked": os.fsdecode(b"\xe9t\xe9")}
+    replay.write_text(json.dumps({"cookiecutter": {**answers, **NOT_UTF8, **not_asked}}))
+    result = cookiecutter(
+        config, "--replay-file", str(replay), "--output-dir", "out", str(ROOT), cwd=tmp_path
+    )
+    assert_refused_as_not_utf8(result, "not_asked = '\\udce9t\\udce9'")
+    assert not (tmp_path / "out").exists()
+    # cookiecutter writes the replayed answers to its replay_dir before the template runs: the
+    # refusal removes them (cookiecutter leaves the folder it made for them).
+    assert list((tmp_path / "replay").iterdir()) == []
+    # The file replayed is never removed, even where it is cookiecutter's record itself.
+    recorded = tmp_path / "replay" / replay.name
+    recorded.write_bytes(replay.read_bytes())
+    result = cookiecutter(
+        config, "--replay-file", str(recorded), "--output-dir", "out", str(ROOT), cwd=tmp_path
+    )
+    assert_refused_as_not_utf8(result, "not_asked = '\\udce9t\\udce9'")
+    assert [path.name for path in (tmp_path / "replay").iterdir()] == [replay.name]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["config file", "replay file"])
+def test_a_config_or_replay_file_that_is_not_utf8_is_cookiecutters_to_refuse(
+    tmp_path: Path, config: Path, kind: str
+) -> None:
+    # cookiecutter reads both files as UTF-8 before the template runs any code: its own
+    # UnicodeDecodeError and exit status 1, with nothing written (README.md, "Rules for answers").
+    given = tmp_path / "given"
+    given.mkdir()
+    if kind == "config file":
+        config = given / "config.yaml"
+        config.write_bytes(
+            b"replay_dir: %s\ndefault_context:\n  author_name: Ren\xe9\n" % bytes(tmp_path / "replay")
+        )
+        args = ["--no-input"]
+    else:
+        (given / "latin-1.json").write_bytes(b'{"cookiecutter": {"author_name": "Ren\xe9"}}')
+        args = ["--replay-file", str(given / "latin-1.json")]
+    result = cookiecutter(config, *args, "--output-dir", "out", str(ROOT), cwd=tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9" in result.stderr, describe(result)
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "replay").exists()
+
+
+def test_bytes_typed_that_are_not_utf8_are_refused_and_asked_again(tmp_path: Path, config: Path) -> None:
+    # Where Python reads the terminal with surrogateescape, as in the C locale, such a byte reaches
+    # the checks (README.md, "Rules for answers").
+    terminal = Terminal(
+        "--config-file", str(config), "--output-dir", "out", str(ROOT),
+        cwd=tmp_path, env={"LC_ALL": "C", "PYTHONIOENCODING": ""},
+    )  # fmt: skip
+    try:
+        for key in QUESTIONS[: QUESTIONS.index("author_name")]:
+            terminal.expect(question(key))
+            terminal.answer()
+        terminal.expect(question("author_name"))
+        terminal.answer(NOT_UTF8["author_name"])
+        shown = terminal.expect(question("author_name"))
+        assert f"error: author_name = 'Ren\\udce9': {NOT_UTF8_RULE}" in shown
+        assert question("author_email") not in shown
+    finally:
+        terminal.process.kill()
+        terminal.finish()
+    assert_nothing_on_disk(tmp_path)
+
+
+def test_bytes_typed_where_python_reads_the_terminal_strictly_are_cookiecutters_to_refuse(
+    tmp_path: Path, config: Path
+) -> None:
+    # Where Python reads it strictly (its default in a UTF-8 locale such as en_US.UTF-8), cookiecutter's
+    # prompt fails to read them, before the template sees the answer (README.md, "Rules for answers").
+    terminal = Terminal(
+        "--config-file", str(config), "--output-dir", "out", str(ROOT),
+        cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8:strict"},
+    )  # fmt: skip
+    try:
+        terminal.expect(question("connector_name"))
+        terminal.answer(NOT_UTF8["author_name"])
+        status = terminal.finish()
+    finally:
+        if terminal.process.poll() is None:
+            terminal.process.kill()
+            terminal.finish()
+    assert status == 1, terminal.screen
+    assert "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9" in terminal.screen
     assert_nothing_on_disk(tmp_path)
 
 

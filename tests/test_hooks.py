@@ -320,6 +320,12 @@ def test_a_replay_edited_to_a_bad_value_is_refused(tmp_path: Path, capfd: pytest
         )
     assert "error: connector_name = 'Bad Name': " in capfd.readouterr().err
     assert_nothing_left(tmp_path / "second")
+    # cookiecutter recorded the refused answers before the template ran; the Python API tells the
+    # template neither the replay file nor the configuration, so the record stays (README.md).
+    assert (
+        json.loads((tmp_path / "replay" / edited.name).read_text())["cookiecutter"]["connector_name"]
+        == "Bad Name"
+    )
 
 
 def test_post_gen_only_prunes_inside_the_project(tmp_path: Path) -> None:

@@ -256,10 +256,13 @@ def test_the_command_line_exits_non_zero_with_one_line_per_problem(
 # with a message; never a crash, a traceback or a partial directory.
 
 WIDE = st.characters(exclude_categories=("Cs",))  # any code point a str can hold in a file
+# Any bytes, as Python reads them from its command line or a terminal: those that are not UTF-8 as
+# lone surrogates, which no file can hold.
+FROM_BYTES = st.binary(min_size=1, max_size=40).map(os.fsdecode)
 NAME_LIKE = st.one_of(
-    st.from_regex(r"\A[a-z][a-z0-9]{0,8}(_[a-z0-9]{1,6}){0,2}\Z"), st.text(WIDE, max_size=40)
+    st.from_regex(r"\A[a-z][a-z0-9]{0,8}(_[a-z0-9]{1,6}){0,2}\Z"), st.text(WIDE, max_size=40), FROM_BYTES
 )
-FREE = st.one_of(st.text(WIDE, min_size=1, max_size=80), st.sampled_from(FREE_TEXT))
+FREE = st.one_of(st.text(WIDE, min_size=1, max_size=80), st.sampled_from(FREE_TEXT), FROM_BYTES)
 
 
 @settings(
@@ -423,6 +426,7 @@ def test_a_replay_with_bad_answers_is_refused_before_anything_is_written(
         "pre_commit = 'maybe'",
     )
     assert list(scratch.iterdir()) == []
+    assert not (replay_dir / edited.name).exists()  # cookiecutter's record of the refused answers
 
 
 def test_a_config_file_cannot_give_a_yes_no_answer_that_is_neither(
