@@ -379,9 +379,10 @@ PYTHON_END_OF_LIFE: dict[str, tuple[int, int]] = {
     "3.13": (2029, 10),
     "3.14": (2030, 10),
 }
-"""Every Python a baked package may support (the ``min_python`` choices, 3.10 to ``__python_max``),
+"""Every Python a baked package may support (the ``min_python`` answers, 3.10 to ``__python_max``),
 oldest first, with the year and month its upstream support ends (PEP 602, and each release's PEP:
-CPython is supported up to the end of that month). The one place these dates are written."""
+CPython is supported up to the end of that month). The ``min_python`` question lists the same,
+each once, and the hook's rules accept the same; test_bake.py and test_hooks.py check both."""
 
 
 class PythonVersions(Extension):

@@ -31,6 +31,7 @@ import pytest
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
+from local_extensions import PYTHON_END_OF_LIFE, oldest_supported_python
 from support import COOKIECUTTER, ROOT, describe, fenced_blocks, run, user_config
 
 if sys.version_info >= (3, 11):
@@ -160,7 +161,17 @@ def test_a_bad_answer_is_reported_as_it_is_typed_and_asked_again(tmp_path: Path,
         shown = terminal.expect(r"\(nobody\): ")  # no suggestion: what was typed is the default
         assert "error: author_email = 'nobody': must be an e-mail address" in shown
         terminal.answer("ada@example.com")
-        for key in QUESTIONS[QUESTIONS.index("github_owner") :]:
+        for key in QUESTIONS[QUESTIONS.index("github_owner") : QUESTIONS.index("min_python")]:
+            terminal.expect(question(key))
+            terminal.answer()
+        # Each Python offered once, oldest first, and the default of the day.
+        shown = terminal.expect(question("min_python") + rf" \({re.escape(oldest_supported_python())}\): ")
+        assert re.findall(r"^ +(3\.\d+) - end of life", shown, flags=re.MULTILINE) == list(PYTHON_END_OF_LIFE)
+        terminal.answer("3.9")
+        shown = terminal.expect(r"\(3\.9\): ")
+        assert "error: min_python = '3.9': must be one of 3.10, 3.11, 3.12, 3.13, 3.14" in shown
+        terminal.answer("3.10")  # past its end of life, never the default again, and still offered
+        for key in QUESTIONS[QUESTIONS.index("min_python") + 1 :]:
             terminal.expect(question(key))
             terminal.answer()
         status = terminal.finish()
@@ -174,6 +185,7 @@ def test_a_bad_answer_is_reported_as_it_is_typed_and_asked_again(tmp_path: Path,
         "my_docker": "pyinfra_my_docker.connector:MyDockerConnector"
     }
     assert pyproject["project"]["authors"][0]["email"] == "ada@example.com"
+    assert pyproject["project"]["requires-python"] == ">=3.10"
     # The replay and the project's record hold the answers as corrected, not as first typed.
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert (recorded["connector_name"], recorded["author_email"]) == ("my_docker", "ada@example.com")
@@ -235,6 +247,26 @@ def test_a_name_given_as_well_is_its_own_error(tmp_path: Path, config: Path) -> 
         "note: connector_class",
     ]
     assert "2 problem(s) found" in result.stdout
+    assert_nothing_on_disk(tmp_path)
+
+
+@pytest.mark.parametrize(("way", "shown"), [("command line", "3.9"), ("config file", "3.1")])
+def test_a_python_that_is_not_offered_is_one_error(
+    tmp_path: Path, config: Path, way: str, shown: str
+) -> None:
+    # min_python is the template's to check, not a cookiecutter choice (which cookiecutter refuses
+    # with a traceback on its command line, and ignores in a config file).
+    if way == "command line":
+        given = ["min_python=3.9"]
+    else:
+        config.write_text(config.read_text() + "default_context:\n  min_python: 3.10\n")  # YAML's 3.1
+        given = []
+    result = cookiecutter(config, "--no-input", "--output-dir", "out", str(ROOT), *given, cwd=tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stdout + result.stderr, describe(result)
+    assert errors_and_notes(result) == [
+        f"error: min_python = '{shown}': must be one of 3.10, 3.11, 3.12, 3.13, 3.14"
+    ]
     assert_nothing_on_disk(tmp_path)
 
 

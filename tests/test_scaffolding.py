@@ -63,7 +63,7 @@ ANSWERS = {
     "repository_url": "https://git.example.org/acme/hosts",
     "version": "2.0.0a1",
     "license": "Apache-2.0",
-    "min_python": "3.12",
+    "min_python": "3.10",  # past its end of life, so never the default again, and still offered
     "github_actions": False,
     "pre_commit": False,
 }
