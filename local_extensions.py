@@ -96,13 +96,14 @@ def _forget_replayed_answers() -> None:
     """Remove the record cookiecutter has just made of refused answers replayed from a file.
 
     Given ``--replay-file DIR/NAME.json``, cookiecutter writes the answers it read to ``NAME.json``
-    in its ``replay_dir`` before it runs any code of the template (none runs between reading a
-    replay and recording it): refusing them, the template can only remove that record. It is
-    found as cookiecutter found it, from the same command line: the user configuration read with
-    ``get_user_config`` (``--config-file``, ``--default-config``, else ``COOKIECUTTER_CONFIG`` or
-    ``~/.cookiecutterrc``) and the file name made by ``get_file_name``. The file replayed is left
-    alone when it is that record (``--replay``, or a file in ``replay_dir``). The Python API
-    (``cookiecutter(replay=...)``) has no command line to read: there the record stays.
+    in its ``replay_dir`` before the template can check them (in between, it renders only keys the
+    replay lacks, without the replayed answers): refusing them, the template can only remove that
+    record. It is found as cookiecutter found it, from the same command line: the user
+    configuration read with ``get_user_config`` (``--config-file``, ``--default-config``, else
+    ``COOKIECUTTER_CONFIG`` or ``~/.cookiecutterrc``) and the file name made by ``get_file_name``.
+    The file replayed is left alone when it is that record (``--replay``, or a file in
+    ``replay_dir``). The Python API (``cookiecutter(replay=...)``) has no command line to read:
+    there the record stays.
     """
     context = click.get_current_context(silent=True)
     params = context.params if context else {}
