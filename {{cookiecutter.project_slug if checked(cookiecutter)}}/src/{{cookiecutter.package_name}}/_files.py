@@ -148,6 +148,7 @@ class LocalReplacement:
 
     @contextlib.contextmanager
     def _named(self) -> Iterator[None]:
+        """Raise an error about the new file as one about ``path``."""
         try:
             yield
         except OSError as error:
