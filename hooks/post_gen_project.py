@@ -29,6 +29,7 @@ ONLY_FOR: dict[tuple[str, object], list[str]] = {
         "tests/test_machinery.py",
     ],
     ("connector_kind", "inventory"): [
+        "src/{package_name}/_ssh_data.py",
         "tests/test_source.py",
         "tests/hosts.json",
         "tests/bad-hosts.json",

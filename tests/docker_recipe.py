@@ -144,6 +144,9 @@ DOCKER_DEFECTS: dict[str, str] = {
     "test_get_file_of_a_missing_file_raises_and_leaves_nothing": EMPTIES_ON_FAILURE,
     "test_large_stdin_while_the_command_writes_output": "it writes all of stdin before it reads any output: "
     "a large stdin through `cat` deadlocks, unless the buffers between it and the container hold it all",
+    "test_put_file_keeps_the_whole_mode_and_the_owner_of_an_existing_file": "`put_file` copies in a "
+    "temporary file of mode 0600 with `docker cp`, which keeps that mode and makes root the owner: the "
+    "existing file's mode, owner and group are lost",
     "test_put_file_writes_through_a_symbolic_link": "`docker cp` gives the file it writes a mode of its "
     "own: the existing file's mode is lost",
     "test_timeout_raises_and_stops_the_command": "on `_timeout` it stops the local `docker exec`, which "

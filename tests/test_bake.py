@@ -38,7 +38,12 @@ EXECUTING_ONLY = [
     "tests/test_connector.py",
     "tests/test_machinery.py",
 ]
-INVENTORY_ONLY = ["tests/test_source.py", "tests/hosts.json", "tests/bad-hosts.json"]
+INVENTORY_ONLY = [
+    "src/{package_name}/_ssh_data.py",
+    "tests/test_source.py",
+    "tests/hosts.json",
+    "tests/bad-hosts.json",
+]
 OPTIONAL = {
     "github_actions": [".github/workflows/ci.yml", ".github/workflows/release.yml", ".github/dependabot.yml"],
     "pre_commit": [".pre-commit-config.yaml"],

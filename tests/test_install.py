@@ -291,6 +291,7 @@ PRIVILEGED_CHECKS = {
         "test_sudo_wraps_the_command_that_runs",
         "test_sudo_user_reaches_the_command",
         "test_timeout_stops_a_command_run_with_sudo",
+        "test_put_file_keeps_the_whole_mode_and_the_owner_of_an_existing_file",
     ],
     "su": ["test_su_user_reaches_the_command"],
 }

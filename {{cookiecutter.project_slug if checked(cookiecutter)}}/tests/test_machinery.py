@@ -7,6 +7,7 @@ which you should not need to change. Your connector's own tests are in tests/tes
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import shutil
@@ -16,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -57,13 +59,53 @@ def host() -> Iterator[Host]:
     disconnect_all(state)
 
 
-def test_put_file_keeps_the_mode_of_an_existing_file(host: Host, tmp_path: Path) -> None:
+# Modes with and without setuid, setgid and sticky bits: chown clears the first two, so a new file
+# that replaces an existing one must get its owner before its mode.
+MODES = [0o640, 0o4755, 0o2755, 0o1755, 0o6750]
+
+
+def existing_file(path: Path, mode: int) -> tuple[int, int, int]:
+    """A file at ``path`` with ``mode``, owned by another user and group where this process is root
+    (only root may give a file away), else by its own: its mode, owner and group as set."""
+    path.write_text("old content, longer than the new one\n")
+    if os.geteuid() == 0:
+        os.chown(path, 4242, 4343)
+    try:
+        path.chmod(mode)
+    except OSError as error:  # macOS and the BSDs: only root may set the sticky bit on a file
+        pytest.skip(f"this system refuses mode {mode:o} on a file of this user's: {error}")
+    return owned(path)
+
+
+def owned(path: Path) -> tuple[int, int, int]:
+    """The mode, owner and group of a file."""
+    status = path.stat()
+    return stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid
+
+
+@pytest.mark.parametrize("mode", MODES, ids=oct)
+def test_put_file_keeps_the_whole_mode_and_the_owner_of_an_existing_file(
+    host: Host, tmp_path: Path, mode: int
+) -> None:
     target = tmp_path / "config"
-    target.write_text("old")
-    target.chmod(0o640)
+    before = existing_file(target, mode)
     host.put_file(io.BytesIO(b"new"), str(target))
     assert target.read_text() == "new"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert owned(target) == before
+    assert os.listdir(tmp_path) == ["config"]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=oct)
+def test_get_file_keeps_the_whole_mode_and_the_owner_of_an_existing_local_file(
+    host: Host, tmp_path: Path, mode: int
+) -> None:
+    (tmp_path / "remote").write_text("new")
+    target = tmp_path / "local"
+    before = existing_file(target, mode)
+    host.get_file(str(tmp_path / "remote"), str(target))
+    assert target.read_text() == "new"
+    assert owned(target) == before
+    assert sorted(os.listdir(tmp_path)) == ["local", "remote"]
 
 
 def test_put_file_creates_new_files_with_the_default_mode(host: Host, tmp_path: Path) -> None:
@@ -77,6 +119,88 @@ def test_put_file_refuses_a_directory_destination(host: Host, tmp_path: Path) ->
     with pytest.raises(OSError, match="is a directory"):
         host.put_file(io.BytesIO(b"data"), str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+# Errors name what the person gave: never the new file beside the destination (".part"), which they
+# did not ask for. pyinfra prints an error's arguments only, so the message itself names it.
+
+
+def error_of(call: Callable[[], object]) -> str:
+    """The message of the OSError that ``call`` raises."""
+    with pytest.raises(OSError) as raised:
+        call()
+    message = raised.value.strerror or str(raised.value)
+    assert ".part" not in str(raised.value), message
+    return message
+
+
+def test_upload_errors_name_the_destination(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("plain")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "no-such-folder" / "file")
+    for destination, reason in [
+        ("no-such-folder/file", f"no such directory: {tmp_path}/no-such-folder"),
+        ("plain-file/file", f"not a directory: {tmp_path}/plain-file"),
+        ("folder", "is a directory"),
+        (
+            "link",
+            f"no such directory: {tmp_path}/no-such-folder "
+            f"(through a symbolic link to {tmp_path}/no-such-folder/file)",
+        ),
+    ]:
+        path = f"{tmp_path}/{destination}"
+        assert error_of(partial(host.put_file, io.BytesIO(b"data"), path)) == (
+            f"could not upload to {path}: {reason}"
+        )
+    local = tmp_path / "plain-file"
+    assert error_of(partial(host.put_file, str(local), f"{tmp_path}/no-such-folder/file")) == (
+        f"could not upload {local} to {tmp_path}/no-such-folder/file: no such directory: {tmp_path}/no-such-folder"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["folder", "link", "plain-file"]
+
+
+def test_download_errors_name_the_local_path(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "remote").write_text("data")
+    (tmp_path / "plain-file").write_text("plain")
+    for local, reason in [
+        (tmp_path / "no-such-folder" / "file", os.strerror(errno.ENOENT)),
+        (tmp_path / "plain-file" / "file", os.strerror(errno.ENOTDIR)),
+    ]:
+        assert error_of(partial(host.get_file, str(tmp_path / "remote"), str(local))) == (
+            f"could not download {tmp_path}/remote to {local}: {reason}"
+        )
+    assert sorted(os.listdir(tmp_path)) == ["plain-file", "remote"]
+
+
+@pytest.mark.parametrize("side", ["output", "input"])
+def test_a_failure_to_move_bytes_here_is_raised_not_printed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], side: str
+) -> None:
+    # Bytes move between this machine and the command in greenlets of their own. gevent prints the
+    # traceback of a greenlet that raises, which pyinfra's command line would show before its own
+    # line for the error: a download that fills the disk here, an upload whose source fails.
+    source = tmp_path / "source"
+    source.write_bytes(os.urandom(3 * _process.TRANSFER_CHUNK_SIZE))
+
+    def failing_source() -> Iterator[bytes]:
+        yield b"the start"
+        raise OSError(errno.EIO, "the source failed")
+
+    fd = os.open(source, os.O_RDONLY)  # which refuses writes: EBADF
+    try:
+        moves = (
+            partial(_process.run, ["cat", str(source)], stdout=fd)
+            if side == "output"
+            else partial(_process.run, ["cat"], stdin=failing_source())
+        )
+        with pytest.raises(OSError) as raised:
+            moves()
+    finally:
+        os.close(fd)
+    assert raised.value.errno == (errno.EBADF if side == "output" else errno.EIO)
+    printed = capfd.readouterr().err
+    assert "Traceback" not in printed, printed
+    assert "failed with" not in printed, printed
 
 
 READLINK_WITHOUT_F = """\
@@ -446,6 +570,45 @@ def test_file_paths_move_exactly_through_the_command_line_without_splice(tmp_pat
                 name = f"{size}-{copy}-{target}"
                 assert (remote / name).read_bytes() == content[size], f"upload {name} differs"
                 assert (back / name).read_bytes() == content[size], f"download {name} differs"
+
+
+FAILING_TRANSFERS = """\
+from pyinfra.operations import files
+
+files.get(name="get", src={remote!r}, dest={local!r}, _ignore_errors=True)
+files.put(name="put", src={remote!r}, dest={destination!r}, create_remote_dir=False, _ignore_errors=True)
+"""
+
+
+def test_the_command_line_names_what_was_given_when_a_transfer_fails(tmp_path: Path) -> None:
+    # Each error on pyinfra's own line, with no traceback before it.
+    remote, local, destination = (
+        tmp_path / "remote",
+        tmp_path / "no-such-folder" / "local",
+        tmp_path / "gone" / "file",
+    )
+    remote.write_text("data")
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        FAILING_TRANSFERS.format(remote=str(remote), local=str(local), destination=str(destination))
+    )
+    result = subprocess.run(
+        pinned_cli("-y", f"@{NAME}/pinned", str(deploy)),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert f"could not download {remote} to {local}: {os.strerror(errno.ENOENT)}" in output, output
+    assert f"could not upload {remote} to {destination}: no such directory: {destination.parent}" in output, (
+        output
+    )
+    assert "Traceback" not in output, output
+    assert ".part" not in output, output
+    assert sorted(os.listdir(tmp_path)) == ["deploy.py", "remote"]
 
 
 def test_a_nul_byte_in_a_command_is_an_os_error(host: Host) -> None:

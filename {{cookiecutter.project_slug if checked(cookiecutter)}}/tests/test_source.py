@@ -9,13 +9,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 from pyinfra.api.config import Config
-from pyinfra.api.exceptions import InventoryError
+from pyinfra.api.exceptions import ConnectorDataTypeError, InventoryError
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.state import State
+from pyinfra.connectors.base import host_to_connector_data
+from pyinfra.connectors.ssh import SSHConnector
 
 from {{ cookiecutter.package_name }} import connector
 from {{ cookiecutter.package_name }}.connector import (
@@ -96,7 +98,10 @@ def test_the_example_hosts_file_in_a_pyinfra_inventory() -> None:
         ('["ok", ["nested"]]', r"\[1\]: a host is a hostname or an object, got a list"),
         ('[{"ssh_user": "admin"}]', r'\[0\]: a host object needs a "name" or "ssh_hostname" string'),
         ('[{"name": 7}]', r'\[0\]: a host object needs a "name" or "ssh_hostname" string'),
-        ('[{"name": "a", "ssh_hostname": 7}]', r'\[0\]: "ssh_hostname" must be a non-empty string'),
+        (
+            '[{"name": "a", "ssh_hostname": 7}]',
+            r'\[0\]: host \'a\': "ssh_hostname" must be a non-empty string',
+        ),
         ('[""]', r"\[0\]: invalid host name ''"),
         ('["two words"]', r"\[0\]: invalid host name 'two words'"),
         ('["a,b"]', r"\[0\]: invalid host name 'a,b'"),
@@ -108,6 +113,94 @@ def test_the_example_hosts_file_in_a_pyinfra_inventory() -> None:
 def test_bad_documents_name_the_offending_entry(tmp_path: Path, document: str, message: str) -> None:
     with pytest.raises(InventoryError, match=message):
         hosts_from(tmp_path, document)
+
+
+# Each key pyinfra's SSH connector types (its ConnectorData), a value of another type, and what the
+# error says the value must be. ssh_hostname is the host's address, checked with the host's name.
+WRONG_SSH_DATA: dict[str, tuple[object, str]] = {
+    "ssh_hostname": ([], "a non-empty string"),
+    "ssh_port": ("22x", "an integer"),
+    "ssh_user": (7, "a string"),
+    "ssh_password": (1234, "a string"),
+    "ssh_key": (["~/.ssh/id_ed25519"], "a string"),
+    "ssh_key_password": (None, "a string"),
+    "ssh_allow_agent": ("yes", "true or false"),
+    "ssh_look_for_keys": (1, "true or false"),
+    "ssh_forward_agent": ("no", "true or false"),
+    "ssh_config_file": (False, "a string"),
+    "ssh_known_hosts_file": ({"path": "known_hosts"}, "a string"),
+    "ssh_strict_host_key_checking": (True, "a string"),
+    "ssh_paramiko_connect_kwargs": (["timeout", 5], "an object"),
+    "ssh_connect_retries": ("3", "an integer"),
+    "ssh_connect_retry_min_delay": ("0.1", "a number"),
+    "ssh_connect_retry_max_delay": (None, "a number"),
+    "ssh_file_transfer_protocol": (1, "a string"),
+}
+
+
+def test_every_key_pyinfras_ssh_connector_types_is_checked() -> None:
+    assert sorted(WRONG_SSH_DATA) == sorted(get_type_hints(SSHConnector.data_cls))
+
+
+def pyinfra_refuses(key: str, value: object) -> bool:
+    """Whether pyinfra's SSH connector refuses ``value`` for ``key``, as it does for a built host."""
+    host_data: Any = {key: value}  # pyinfra passes its HostData, which reads the same
+    try:
+        host_to_connector_data(SSHConnector.data_cls, SSHConnector.data_meta, host_data)
+    except ConnectorDataTypeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "wanted"), [pytest.param(key, *row, id=key) for key, row in WRONG_SSH_DATA.items()]
+)
+def test_ssh_data_pyinfra_refuses_is_an_inventory_error_naming_the_host_and_the_key(
+    tmp_path: Path, key: str, value: object, wanted: str
+) -> None:
+    assert pyinfra_refuses(key, value)
+    document = {"web": ["web1", {"name": "web2", "ssh_port": 2222, key: value}]}
+    message = f"@{NAME}/{tmp_path / 'hosts.json'}: web[1]: host 'web2': \"{key}\" must be {wanted}"
+    with pytest.raises(InventoryError) as raised:
+        hosts_from(tmp_path, document)
+    assert str(raised.value).startswith(message), str(raised.value)
+    # pyinfra's Inventory gets it from make_names_data, before its own check of the hosts' data.
+    with pytest.raises(InventoryError, match="web2"):
+        Inventory(([f"@{NAME}/{tmp_path / 'hosts.json'}"], {}))
+
+
+def test_the_command_line_names_the_host_and_the_key_of_ssh_data_pyinfra_refuses(tmp_path: Path) -> None:
+    (tmp_path / "hosts.json").write_text(json.dumps({"web": [{"name": "web2", "ssh_port": "22x"}]}))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("pyinfra")), f"@{NAME}/hosts.json", "debug-inventory"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"@{NAME}/hosts.json: web[0]: host 'web2': " + '"ssh_port" must be an integer, got "22x"' in output
+    assert "Connector data type error" not in output
+    assert "Traceback" not in output
+
+
+def test_ssh_data_is_refused_exactly_where_pyinfra_refuses_it(tmp_path: Path) -> None:
+    # An integer is a number, and true an integer, to pyinfra's check: so to this connector's.
+    # (ssh_hostname, the host's address, has rules of its own: null for the name, never empty.)
+    values: list[object] = ["text", "", 0, 22, 2**70, 0.5, True, False, None, [], ["a"], {}, {"a": 1}]
+    for key in WRONG_SSH_DATA.keys() - {"ssh_hostname"}:
+        for value in values:
+            document = [{"name": "host", key: value}]
+            try:
+                hosts_from(tmp_path, document)
+            except InventoryError:
+                refused = True
+            else:
+                refused = False
+            assert refused == pyinfra_refuses(key, value), (key, value)
 
 
 @pytest.mark.parametrize(

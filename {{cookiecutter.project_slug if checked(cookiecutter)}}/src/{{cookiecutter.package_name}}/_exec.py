@@ -105,8 +105,10 @@ class ExecConnector(BaseConnector):
 
         The bytes stream through :meth:`target_argv` into a new file beside the destination,
         which replaces the destination only once every byte has arrived, keeping an existing
-        file's mode and owner. On any failure, a timeout or Ctrl-C included, the destination is
-        left as it was and the new file is removed.
+        file's whole mode (setuid, setgid and sticky bits included), and its owner and group
+        where the user may give them (as root). On any failure, a timeout or Ctrl-C included, the
+        destination is left as it was and the new file is removed, and the ``OSError`` names
+        ``remote_filename``, never the new file.
 
         A destination that is a symbolic link keeps being one: the file it points to is replaced
         (beside that file), as writing through the link would, and keeps its mode and owner. A
@@ -116,7 +118,16 @@ class ExecConnector(BaseConnector):
         written into it in place; that write is not atomic, and a failed upload leaves the file
         incomplete.
         """
-        source, size = _files.open_source(filename_or_io)
+        local = os.fspath(filename_or_io) if isinstance(filename_or_io, (str, os.PathLike)) else ""
+        what = (
+            f"could not upload {local} to {remote_filename}"
+            if local
+            else f"could not upload to {remote_filename}"
+        )
+        try:
+            source, size = _files.open_source(filename_or_io)
+        except OSError as error:
+            raise _files.failure(what, error, local) from None
         try:
 
             def content() -> Iterable[bytes] | int:
@@ -129,11 +140,15 @@ class ExecConnector(BaseConnector):
             status, output = self._execute(
                 StringCommand(script), print_output, print_input, arguments, stdin=content
             )
+        except TimeoutError:
+            raise
+        except OSError as error:  # reading the source, or running target_argv
+            raise _files.failure(what, error, local) from None
         finally:
             if source is not filename_or_io:
                 source.close()
         if not status:
-            raise OSError(f"could not upload to {remote_filename}: {_reason(output)}")
+            raise OSError(f"{what}: {_reason(output)}")
         if print_output:
             echo(f"{self.host.print_prefix}file uploaded: {remote_filename}", err=True)
         return True
@@ -151,18 +166,26 @@ class ExecConnector(BaseConnector):
         """Download ``remote_filename`` into a local file or file object.
 
         The bytes stream through :meth:`target_argv` into a new local file that replaces the
-        destination only once the download has succeeded; a file object is written only then. A
+        destination only once the download has succeeded, keeping an existing file's whole mode,
+        and its owner and group where this process may give them; an ``OSError`` names the local
+        path, never the new file. A file object is written only once the download has succeeded. A
         text file object gets the file decoded as UTF-8; a file that is not UTF-8 raises
         :class:`~._files.NotTextError`, an ``OSError``, and leaves the file object as it was.
         """
         command = StringCommand(f"cat <{shlex.quote(remote_filename)}")
         if isinstance(filename_or_io, (str, os.PathLike)):
-            with _files.LocalReplacement(os.fspath(filename_or_io)) as local:
-                status, output = self._execute(
-                    command, print_output, print_input, arguments, stdout=local.restart
-                )
-                if status:
-                    local.commit()
+            path = os.fspath(filename_or_io)
+            try:
+                with _files.LocalReplacement(path) as local:
+                    status, output = self._execute(
+                        command, print_output, print_input, arguments, stdout=local.restart
+                    )
+                    if status:
+                        local.commit()
+            except TimeoutError:
+                raise
+            except OSError as error:  # writing the local file (a missing folder, a full disk...)
+                raise _files.failure(f"could not download {remote_filename} to {path}", error, path) from None
         else:
             with tempfile.SpooledTemporaryFile(max_size=_files.SPOOL_SIZE) as spool:
                 status, output = self._execute(

@@ -12,7 +12,7 @@ import io
 import os
 import posixpath
 import secrets
-import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -122,13 +122,39 @@ def _check_text(spool: IO[bytes]) -> None:
         ) from None
 
 
+def failure(what: str, error: OSError, path: str = "") -> OSError:
+    """``error`` as an ``OSError`` that says ``what`` failed, for pyinfra to print: pyinfra shows an
+    error's arguments, never its ``filename``, so the message names the file the person gave
+    (``path``, already named in ``what``, is left out of the reason)."""
+    if error.strerror and error.filename in (None, path):
+        reason = error.strerror
+    else:
+        reason = str(error) or type(error).__name__
+    return OSError(error.errno, f"{what}: {reason}") if error.errno else OSError(f"{what}: {reason}")
+
+
 class LocalReplacement:
-    """A new local file beside ``path`` that replaces it on :meth:`commit`, or disappears."""
+    """A new local file beside ``path`` that replaces it on :meth:`commit`, or disappears.
+
+    Its errors name ``path``, never the new file, which the person did not ask for.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.temp = os.path.join(os.path.dirname(os.path.abspath(path)), temp_name(path))
-        self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        self.fd = -1
+        with self._named():
+            self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        """Raise an error about the new file as one about ``path``."""
+        try:
+            yield
+        except OSError as error:
+            if error.filename != self.temp:
+                raise
+            raise OSError(error.errno, error.strerror, self.path) from None
 
     def __enter__(self) -> LocalReplacement:
         return self
@@ -143,11 +169,21 @@ class LocalReplacement:
         return self.fd
 
     def commit(self) -> None:
+        """Replace ``path`` with the new file, which gets an existing file's owner and group where
+        this user may give it them, and its whole mode (after the owner: chown clears setuid and
+        setgid)."""
         os.close(self.fd)
         self.fd = -1
-        if os.path.exists(self.path):
-            shutil.copymode(self.path, self.temp)
-        os.replace(self.temp, self.path)
+        with self._named():
+            try:
+                existing = os.stat(self.path)
+            except FileNotFoundError:
+                pass
+            else:
+                with contextlib.suppress(PermissionError):
+                    os.chown(self.temp, existing.st_uid, existing.st_gid)
+                os.chmod(self.temp, stat.S_IMODE(existing.st_mode))
+            os.replace(self.temp, self.path)
 
     def __exit__(self, *exc_info: object) -> None:
         if self.fd >= 0:

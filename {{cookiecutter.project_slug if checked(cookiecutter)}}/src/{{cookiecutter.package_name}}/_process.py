@@ -98,16 +98,16 @@ def run(
     combined: list[OutputLine] = []
     stdout_lines = _Lines("stdout", combined, on_line)
     stderr_lines = _Lines("stderr", combined, on_line)
-    writer: Greenlet[..., None] = (
-        gevent.spawn(_stream, stdin, child.stdin, child.close)
+    writer = (
+        _spawn_quiet(_stream, stdin, child.stdin, child.close)
         if isinstance(stdin, int)
-        else gevent.spawn(_write_all, child, stdin)
+        else _spawn_quiet(_write_all, child, stdin)
     )
-    readers: list[Greenlet[..., None]] = [
-        gevent.spawn(_stream, child.stdout, stdout)
+    readers = [
+        _spawn_quiet(_stream, child.stdout, stdout)
         if isinstance(stdout, int)
-        else gevent.spawn(_read_all, child.stdout, stdout or stdout_lines.feed),
-        gevent.spawn(_read_all, child.stderr, stderr_lines.feed),
+        else _spawn_quiet(_read_all, child.stdout, stdout or stdout_lines.feed),
+        _spawn_quiet(_read_all, child.stderr, stderr_lines.feed),
     ]
     deadline = gevent.Timeout(timeout) if timeout else None
     finished = False
@@ -115,7 +115,8 @@ def run(
         if deadline is not None:
             deadline.start()
         try:
-            gevent.joinall(readers, raise_error=True)
+            for reader in gevent.iwait(readers):
+                _raise_failure(reader)  # at once: the other may wait for ever on a stalled process
             status = child.wait()
             finished = True
         except gevent.Timeout as expired:
@@ -130,10 +131,31 @@ def run(
         child.release()
         gevent.killall([writer, *readers])
         child.close()
-    writer.get()  # re-raise a failure to read the local source of stdin
+    _raise_failure(writer)  # a failure to read the local source of stdin
     stdout_lines.close()
     stderr_lines.close()
     return os.waitstatus_to_exitcode(status), CommandOutput(combined)
+
+
+def _spawn_quiet(function: Callable[..., None], *args: Any) -> Greenlet[[], Exception | None]:
+    """Run ``function`` in a new greenlet whose error is returned rather than raised: gevent's hub
+    prints the traceback of a greenlet that raises, which pyinfra's command line would show before
+    its own line for the error that :func:`run` raises."""
+
+    def quiet() -> Exception | None:
+        try:
+            function(*args)
+        except Exception as error:
+            return error
+        return None
+
+    return gevent.spawn(quiet)
+
+
+def _raise_failure(greenlet: Greenlet[[], Exception | None]) -> None:
+    """Raise the error that a greenlet of :func:`run` failed with, if it did (not if it was killed)."""
+    if isinstance(greenlet.value, Exception):
+        raise greenlet.value
 
 
 def stdin_lines(stdin: str | bytes | Iterable[str | bytes] | None) -> Iterator[bytes]:

@@ -27,7 +27,7 @@ from pyinfra.facts import files as file_facts, server as server_facts
 from pyinfra.operations import files, server
 from typing_extensions import override
 
-from .plugin import Contract, missing_on_the_target, time_left
+from .plugin import CONFIG_NAME, Contract, missing_on_the_target, not_run, time_left
 
 pytestmark = [pytest.mark.executing, pytest.mark.area("commands")]
 
@@ -444,6 +444,61 @@ def test_put_file_writes_through_a_symbolic_link(host: Host, remote_dir: str) ->
     assert stdout(host, f"ls -ln {remote_dir}/sub/real")[:10] == "-rw-r-----", "the file lost its mode"
     assert listing(host, remote_dir) == ["link", "sub"]
     assert listing(host, f"{remote_dir}/sub") == ["real"]
+
+
+@pytest.fixture
+def as_root(request: pytest.FixtureRequest, contract: Contract, host: Host) -> dict[str, Any]:
+    """The arguments that make a command run as root on the target: none where its user is root,
+    else ``_sudo``, without a password (see ``missing_on_the_target`` where it has none)."""
+    if stdout(host, "id -u").strip() == "0":
+        return {}
+    if "sudo" in contract.unsupported:
+        not_run(
+            request,
+            "not offered",
+            f"the target's user is not root, and {CONFIG_NAME} lists 'sudo' as not offered: "
+            "only root may give a file to another user",
+            capability="sudo",
+        )
+    require(request, host, "sudo", "sudo -n true")
+    return {"_sudo": True}
+
+
+# Each mode as `ls -l` shows it, the same on GNU, BusyBox and macOS.
+SPECIAL_MODES = {"4755": "-rwsr-xr-x", "2755": "-rwxr-sr-x", "1755": "-rwxr-xr-t", "6750": "-rwsr-s---"}
+# Numeric, so that no such user or group need exist on the target, and `ls -n` shows them as given.
+OTHER_OWNER, OTHER_GROUP = "4242", "4343"
+
+
+@pytest.mark.area("uploads")
+def test_put_file_keeps_the_whole_mode_and_the_owner_of_an_existing_file(
+    host: Host, remote_dir: str, as_root: dict[str, Any]
+) -> None:
+    # Setuid, setgid and sticky bits included, on a file of another user and group: `chown`
+    # clears setuid and setgid, so a copy that takes the owner after the mode loses them.
+    def owned(name: str) -> list[str]:
+        """The mode, owner and group of a file, as `ls -ln` shows them."""
+        mode, _, owner, group = stdout(host, f"ls -ln {shlex.quote(f'{remote_dir}/{name}')}").split()[:4]
+        return [mode[:10], owner, group]  # macOS adds @ or + to the mode where there are attributes
+
+    for mode in SPECIAL_MODES:
+        path = shlex.quote(f"{remote_dir}/{mode}")
+        stdout(
+            host,
+            f"echo old >{path} && chown {OTHER_OWNER}:{OTHER_GROUP} {path} && chmod {mode} {path}",
+            **as_root,
+        )
+    given = {mode: owned(mode) for mode in SPECIAL_MODES}
+    assert given == {mode: [shown, OTHER_OWNER, OTHER_GROUP] for mode, shown in SPECIAL_MODES.items()}, (
+        "the target did not set up the files the check needs"
+    )
+    for mode in SPECIAL_MODES:
+        host.put_file(io.BytesIO(b"new\n"), f"{remote_dir}/{mode}", **as_root)
+        assert stdout(host, f"cat {shlex.quote(f'{remote_dir}/{mode}')}", **as_root) == "new"
+    kept = {mode: owned(mode) for mode in SPECIAL_MODES}
+    lost = {mode: f"{given[mode]} became {kept[mode]}" for mode in SPECIAL_MODES if kept[mode] != given[mode]}
+    assert not lost, f"uploads over existing files changed their mode, owner or group: {lost}"
+    assert listing(host, remote_dir) == sorted(SPECIAL_MODES)
 
 
 @pytest.mark.area("uploads")

@@ -8,14 +8,18 @@
 #
 # A destination that is a symbolic link is resolved (readlink -f, else one link at a time with
 # readlink), so that the link stays and its target gets the bytes. Once every byte has arrived, the
-# new file gets an existing destination's mode and owner and is renamed over it, so a failure
-# leaves the destination untouched; the new file is removed on failure and on HUP, INT, PIPE or
-# TERM (a timeout, Ctrl-C). Where no new file can be made there (a directory this user may not
-# write into) but the destination is a writable file, the bytes are written into it in place.
+# new file gets an existing destination's owner, group and whole mode, setuid, setgid and sticky
+# bits included (read from `ls -ln`, the same on GNU, BusyBox and macOS; chown clears setuid and
+# setgid, so it comes first), and is renamed over it, so a failure leaves the destination untouched;
+# the new file is removed on failure and on HUP, INT, PIPE or TERM (a timeout, Ctrl-C). Where no
+# new file can be made there (a directory this user may not write into) but the destination is a
+# writable file, the bytes are written into it in place.
 # The new file is created empty and appended to: opening it with truncation makes ext4 write all of
 # it out on close.
+# A failure is one line on stderr that says what went wrong with the destination, which the
+# connector names: it never names the new file, which the person did not ask for.
 
-d=$1 u=$2 z=$3
+d=$1 u=$2 z=$3 g=$1
 t=
 n=0
 
@@ -29,12 +33,32 @@ trap 'c 130' INT
 trap 'c 141' PIPE
 trap 'c 143' TERM
 
+# f MESSAGE: fail, saying MESSAGE, and where a symbolic link led, if one did.
+f() {
+  if [ "$d" = "$g" ]; then echo "$1" >&2; else echo "$1 (through a symbolic link to $d)" >&2; fi
+  c 1
+}
+
+# m LS_MODE: the octal mode that `ls -l` shows as LS_MODE: a type letter, then 9 of rwxsStT-.
+m() {
+  s=${1#?}
+  b=0
+  for w in 256 128 64 32 16 8 4 2 1; do
+    r=${s#?}
+    k=${s%"$r"}
+    s=$r
+    case $k in [rwxst]) b=$((b + w)) ;; esac
+    case $k in [sStT]) case $w in 64) b=$((b + 2048)) ;; 8) b=$((b + 1024)) ;; *) b=$((b + 512)) ;; esac ;; esac
+  done
+  printf '%o\n' "$b"
+}
+
 if [ -h "$d" ] && r=$(readlink -f -- "$d" 2>/dev/null && echo .); then
   d=${r%??}
 fi
 while [ -h "$d" ]; do
   n=$((n + 1))
-  [ "$n" -le 40 ] || { echo "$d: too many levels of symbolic links" >&2; exit 1; }
+  [ "$n" -le 40 ] || f "too many levels of symbolic links"
   l=$(readlink -- "$d" && echo .) || exit 1
   l=${l%??}
   case $l in
@@ -42,29 +66,31 @@ while [ -h "$d" ]; do
     *) case $d in */*) d=${d%/*}/$l ;; *) d=$l ;; esac ;;
   esac
 done
-if [ -d "$d" ]; then
-  echo "$d: is a directory" >&2
-  exit 1
-fi
-case $d in */*) t=${d%/*}/$u ;; *) t=$u ;; esac
+[ ! -d "$d" ] || f "is a directory"
+case $d in */*) p=${d%/*} t=${d%/*}/$u ;; *) p=. t=$u ;; esac
+[ -n "$p" ] || p=/
 if ! e=$( (set -C; : >"$t") 2>&1); then
   t=
-  case $d in */*) w=${d%/*}/ ;; *) w=. ;; esac
-  if [ -f "$d" ] && [ -w "$d" ] && ! [ -w "$w" ]; then
-    if cat >"$d" && [ $(($(wc -c <"$d"))) -eq "$z" ]; then exit 0; fi
-    echo "$d: upload incomplete, and written in place: the file is now incomplete" >&2
-    exit 1
+  if [ -f "$d" ] && [ -w "$d" ] && ! [ -w "$p" ]; then
+    if e=$(cat 2>&1 >"$d") && [ $(($(wc -c <"$d"))) -eq "$z" ]; then exit 0; fi
+    f "upload incomplete${e:+: ${e##*: }}, and written in place: the file is now incomplete"
   fi
-  echo "$e" >&2
-  exit 1
+  [ -d "$p" ] || [ ! -e "$p" ] || f "not a directory: $p"
+  [ -d "$p" ] || f "no such directory: $p"
+  # The shell's reason follows the new file's name: "sh: cannot create NAME: Permission denied".
+  r=${e##*"$u"}
+  r=${r#: }
+  f "cannot create a file in $p${r:+: $r}"
 fi
-if cat >>"$t" && [ $(($(wc -c <"$t"))) -eq "$z" ]; then
-  if [ -e "$d" ]; then
-    m=$(stat -L -c %a "$d" 2>/dev/null || stat -L -f %Lp "$d") && chmod "$m" "$t"
-    o=$(stat -L -c %u:%g "$d" 2>/dev/null || stat -L -f %u:%g "$d") && chown "$o" "$t" 2>/dev/null
+if e=$(cat 2>&1 >>"$t") && [ $(($( (wc -c <"$t") 2>/dev/null))) -eq "$z" ]; then
+  if [ -e "$d" ] && l=$(ls -lnd -- "$d"); then
+    read -r k _ o q _ <<LS
+$l
+LS
+    chown "$o:$q" "$t" 2>/dev/null
+    chmod "$(m "$k")" "$t" 2>/dev/null || f "cannot give the new file the mode $k"
   fi
-  mv -f "$t" "$d" && exit 0
-else
-  echo "$d: upload incomplete" >&2
+  e=$(mv -f "$t" "$d" 2>&1) && exit 0
+  f "cannot replace it${e:+: ${e##*: }}"
 fi
-c 1
+f "upload incomplete${e:+: ${e##*: }}"
