@@ -84,13 +84,13 @@ def _host(name: str, data: str = "{}") -> Any:
     return host
 
 
-def probe_latency(name: str, calls: int, patched: bool, data: str = "{}") -> dict[str, float]:
+def probe_latency(name: str, calls: int, patched: bool) -> dict[str, float]:
     """Median seconds of run_shell_command("true") on one host."""
     if patched:
         from gevent import monkey
 
         monkey.patch_all()
-    return {"seconds": _command_time(_host(name, data), calls)}
+    return {"seconds": _command_time(_host(name), calls)}
 
 
 def _command_time(host: Any, calls: int) -> float:
@@ -817,7 +817,7 @@ class Bench:
         not_run: str = "",
         without_reuse: bool = False,
     ) -> None:
-        """The rows of one system: from ``runs`` (by measure and contender label), or not run."""
+        """The rows of one system: from ``runs`` (by measure, and contender or "bare"), or not run."""
         size = label(self.transport_size)
         rows = [
             (f"{system}: {COMMAND}: vs {bare}", "command", "ours", "bare", 1.1),
@@ -932,6 +932,9 @@ class Bench:
                 return
             sockets = folder / "ssh-sockets"
             sockets.mkdir(mode=0o700)
+            # The recipe's socket name (its tokens), in a private directory of this run.
+            control_path = re.search(r"^\s*ControlPath\s+(\S+)", recipe.ssh_config, flags=re.M | re.I)
+            socket_name = control_path.group(1).rsplit("/", 1)[-1] if control_path else "%n"
             settings = {
                 "HostName": "127.0.0.1",
                 "Port": str(server.port),
@@ -939,7 +942,7 @@ class Bench:
                 "IdentityFile": str(server.client_key),
                 "UserKnownHostsFile": str(server.known_hosts),
                 "StrictHostKeyChecking": "yes",
-                "ControlPath": f"{sockets}/%n",
+                "ControlPath": f"{sockets}/{socket_name}",
             }
             configs = {}
             for reuse in (True, False):
@@ -1111,9 +1114,11 @@ def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
     from docker_recipe import read_recipe
     from support import fenced_blocks
 
-    recipes = {"Docker": TransportRecipe(read_recipe(baked_readme).body)}
+    ssh_heading = re.compile(rf"^#+ {SSH_HEADING}$", flags=re.M)
+    # The Docker walkthrough's blocks, not those of the SSH subsection that follows it.
+    recipes = {"Docker": TransportRecipe(read_recipe(ssh_heading.split(baked_readme)[0]).body)}
 
-    ssh_source = "README" if re.search(rf"^#+ {SSH_HEADING}$", baked_readme, flags=re.M) else "provisional"
+    ssh_source = "README" if ssh_heading.search(baked_readme) else "provisional"
     blocks = fenced_blocks(baked_readme if ssh_source == "README" else PROVISIONAL_SSH, SSH_HEADING)
     by_language: dict[str, list[str]] = {}
     for language, text in blocks:
