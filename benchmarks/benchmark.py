@@ -967,24 +967,15 @@ class Bench:
     def measure_chroot(
         self, python: Path, recipe: TransportRecipe, env: dict[str, str], folder: Path
     ) -> None:
-        import io
-        import tarfile
-
-        from docker_support import find_busybox, root_archive
+        import chroot_recipe
 
         bare, peer = "chroot ROOT true", "@chroot"
-        busybox = find_busybox()
-        if os.geteuid() != 0:
-            self.transport_rows("chroot", bare, peer, not_run="not root: chroot needs root")
-            return
-        if busybox is None:
-            problem = "no statically linked BusyBox (Debian's busybox-static) to build a root from"
+        problem = chroot_recipe.unavailable()
+        if problem:
             self.transport_rows("chroot", bare, peer, not_run=problem)
             return
-        root = folder / "root"
-        with tarfile.open(fileobj=io.BytesIO(root_archive(busybox))) as archive:
-            archive.extractall(root, filter="fully_trusted")  # its device nodes too, as root
-        target = str(root).lstrip("/")  # as @chroot names a root: @chroot/srv/web1 is /srv/web1
+        (root,) = chroot_recipe.build_roots(folder / "roots", ["demo"])
+        target = chroot_recipe.target(root)  # as @chroot names a root: @chroot/srv/web1 is /srv/web1
         contenders = {
             "ours": Contender(f"@acme/{target}", {}, env),
             "peer": Contender(f"@chroot/{target}", {}, {}),
@@ -1055,10 +1046,9 @@ class TransportRecipe:
 SSH_HEADING = "Over SSH"
 SSH_CONFIG_LANGUAGES = ("ssh-config", "ssh_config", "sshconfig", "text")
 
-# The SSH and chroot recipes as the baked README is to show them (issue 22: an "Over SSH" subsection
-# of "Pointing it at your system"; a chroot row of its recipe table, whose targets name a root as
-# pyinfra's @chroot names it). transport_recipes reads the README's own text wherever it exists,
-# and these only where it does not yet.
+# The SSH recipe as the baked README is to show it (issue 22: an "Over SSH" subsection of "Pointing
+# it at your system"). transport_recipes reads the README's own text wherever it exists, and this
+# only where it does not yet.
 PROVISIONAL_SSH = """
 ### Over SSH
 
@@ -1096,21 +1086,20 @@ PROVISIONAL_SSH = """
    host_data = { ssh_config_file = "ssh_config" }
    ```
 """
-PROVISIONAL_CHROOT_ROW = '| chroot | `["chroot", f"/{target}", "sh", "-c", command]` |'
-PROVISIONAL_CHROOT_PATTERN = 'TARGET_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,252}")'
 
 
 def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
     """The Docker, SSH and chroot recipes of a baked executing project's README, by system.
 
-    Docker is the walkthrough of "Pointing it at your system" (tests/docker_recipe.py reads it).
-    SSH is its "Over SSH" subsection: the python block (the seam), the ssh_config block and the
-    toml block's ``target``. chroot is the recipe table's row (the seam returns its expression)
-    and a ``TARGET_PATTERN`` line that accepts ``/``. Where the README does not show one of them
-    yet, PROVISIONAL_SSH and PROVISIONAL_CHROOT_* stand in, and ``source`` says so.
+    Docker is the walkthrough of "Pointing it at your system" (tests/docker_recipe.py reads it),
+    chroot the row of its recipe table (tests/chroot_recipe.py reads it). SSH is its "Over SSH"
+    subsection: the python block (the seam), the ssh_config block and the toml block's
+    ``target``; where the README does not show it yet, PROVISIONAL_SSH stands in, and ``source``
+    says so.
     """
     import tomllib
 
+    import chroot_recipe
     from docker_recipe import read_recipe
     from support import fenced_blocks
 
@@ -1130,15 +1119,8 @@ def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
         body, ssh_config=config, target=tomllib.loads(settings)["target"], source=ssh_source
     )
 
-    row = re.search(r"^\| *chroot *\|.*$", baked_readme, flags=re.M | re.I)
-    pattern = re.search(r"TARGET_PATTERN = re\.compile\(r?\"[^\"]*\"\)", row.group(0)) if row else None
-    expression = re.search(r"`(\[.*?\])`", (row or re.match(".*", PROVISIONAL_CHROOT_ROW)).group(0))
-    assert expression, f"no `target_argv` expression in the chroot row: {row}"
-    recipes["chroot"] = TransportRecipe(
-        f"target = self.data[TARGET_KEY]\nreturn {expression.group(1)}\n",
-        pattern=pattern.group(0) if pattern else PROVISIONAL_CHROOT_PATTERN,
-        source="README" if row and pattern else "README, provisional pattern" if row else "provisional",
-    )
+    chroot = chroot_recipe.read_recipe(baked_readme)
+    recipes["chroot"] = TransportRecipe(chroot.body, pattern=chroot.pattern)
     return recipes
 
 
