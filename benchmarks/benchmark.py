@@ -1,8 +1,9 @@
 """Measure the baked connector and the template against their baselines, in one run.
 
 Usage:
-    python benchmarks/benchmark.py            # the full figures, with targets enforced
-    python benchmarks/benchmark.py --quick    # small sizes, targets not enforced (the test suite)
+    python benchmarks/benchmark.py                     # the full figures, with targets enforced
+    python benchmarks/benchmark.py --quick             # small sizes, targets not enforced (the test suite)
+    python benchmarks/benchmark.py --only transports   # one part of it (--only again for more)
 
 It bakes both kinds of connector, installs each into a fresh virtual environment, and measures
 every figure next to its baseline in the same run: several repetitions, alternating the two, the
@@ -16,6 +17,17 @@ imports anything else, several transfers of a file path in a row, each in a gree
 pool. A transfer that does not finish within TRANSFER_TIMEOUT is killed with everything it
 started, its rows show FAILED, and the run exits with status 1, with --quick too: a hang is a
 bug, not a slow figure.
+
+Real transports: for each recipe of the baked README whose system runs here (Docker: an engine;
+SSH: an sshd started for the run by tests/ssh_server.py; chroot: root, and a BusyBox root from the
+static busybox), the recipe applied to a copy of the baked project runs one command and moves a
+file up and back down through pyinfra's API, against pyinfra's own connector for the system
+(``@docker``, ``@ssh`` given the server through host data, ``@chroot``) and against the bare
+transport command (``docker exec C true``, ``ssh -F CONFIG target true`` over the reused
+connection, ``chroot ROOT true``), alternated. The SSH recipe runs twice: with the connection reuse
+of its ssh_config, and without (that row has no target: it shows what reuse saves). A system that
+cannot run here shows its rows as "not run" and why; under CI=true that fails the run instead, as a
+hang does. ``transport_recipes`` is where the recipes are read from the README.
 
 First green: from a fresh copy of this checkout to the baked project's first passing test run,
 with pip and with uv, running the command lines of the README's "Set up" section as shown, one
@@ -59,13 +71,14 @@ second one on, when closing a pipe under gevent's monkey-patching waited for a l
 # Probes: run by a baked environment's Python, print one JSON result.
 
 
-def _host(name: str) -> Any:
+def _host(name: str, data: str = "{}") -> Any:
+    """The connected host ``name``, with ``data`` (a JSON object) as its inventory data."""
     from pyinfra.api.config import Config
     from pyinfra.api.connect import connect_all
     from pyinfra.api.inventory import Inventory
     from pyinfra.api.state import State
 
-    state = State(Inventory(([name], {})), Config())
+    state = State(Inventory(([(name, json.loads(data))], {})), Config())
     connect_all(state)
     (host,) = list(state.inventory)
     return host
@@ -77,8 +90,12 @@ def probe_latency(name: str, calls: int, patched: bool) -> dict[str, float]:
         from gevent import monkey
 
         monkey.patch_all()
-    host = _host(name)
-    for _ in range(10):
+    return {"seconds": _command_time(_host(name), calls)}
+
+
+def _command_time(host: Any, calls: int) -> float:
+    """Median seconds of run_shell_command("true") on ``host``, after up to ten to warm up."""
+    for _ in range(min(10, calls)):
         host.run_shell_command("true")
     times = []
     for _ in range(calls):
@@ -86,7 +103,7 @@ def probe_latency(name: str, calls: int, patched: bool) -> dict[str, float]:
         ok, _ = host.run_shell_command("true")
         times.append(time.perf_counter() - started)
         assert ok
-    return {"seconds": statistics.median(times)}
+    return statistics.median(times)
 
 
 def probe_transfer(name: str, direction: str, source: str, destination: str) -> dict[str, float]:
@@ -163,8 +180,44 @@ def probe_names(name: str, source: str) -> dict[str, float]:
     return {"seconds": statistics.median(times)}
 
 
+def probe_bare(argv: str, calls: str) -> dict[str, float]:
+    """Median seconds of running the command line ``argv`` (a JSON list), as a transport's own
+    command: what any connector that runs it pays at least."""
+    command, count = json.loads(argv), int(calls)
+    times = []
+    for index in range(min(10, count) + count):
+        started = time.perf_counter()
+        subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=True)
+        if index >= min(10, count):  # the first ones warm up, as in _command_time
+            times.append(time.perf_counter() - started)
+    return {"seconds": statistics.median(times)}
+
+
+def probe_transport(name: str, data: str, calls: str, source: str, remote: str, copy: str) -> dict[str, Any]:
+    """Through one host, with ``data`` (JSON) as its inventory data: the median seconds of
+    run_shell_command("true"), then the seconds of one put_file of ``source`` to ``remote`` and of
+    one get_file of it back to ``copy``; and the file of the connector's module, which tells the
+    parent which copy of the connector ran."""
+    host = _host(name, data)
+    result: dict[str, Any] = {"command": _command_time(host, int(calls))}
+    for direction, origin, destination in (("put", source, remote), ("get", remote, copy)):
+        os.sync()  # no dirty pages of the previous transfer to write back meanwhile
+        started = time.perf_counter()
+        done = (host.put_file if direction == "put" else host.get_file)(origin, destination)
+        result[direction] = time.perf_counter() - started
+        if not done:
+            raise RuntimeError(f"{direction}_file of {origin} to {destination} failed")
+    if os.path.getsize(copy) != os.path.getsize(source):
+        raise RuntimeError(f"put_file then get_file did not bring {source} back whole")
+    os.unlink(copy)
+    result["module"] = str(sys.modules[type(host.connector).__module__].__file__)
+    return result
+
+
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "latency": lambda name, calls, patched: probe_latency(name, int(calls), patched == "patched"),
+    "bare": probe_bare,
+    "transport": probe_transport,
     "transfer": probe_transfer,
     "transfer-patched": probe_transfer_patched,
     "inventory": probe_inventory,
@@ -192,9 +245,10 @@ class Row:
     ours: list[float]
     baseline: list[float]
     unit: str
-    target: float
+    target: float | None  # None: a figure shown for what it explains, with no target
     kind: str = "ratio"  # "ratio": ours/baseline; "delta": ours - baseline; "absolute": ours
     failure: str = ""  # why there is no figure: a run hung, and was killed
+    not_run: str = ""  # why there is no figure, outside CI: the system it needs cannot run here
 
     @property
     def value(self) -> float:
@@ -207,7 +261,9 @@ class Row:
 
     @property
     def met(self) -> bool:
-        return not self.failure and self.value <= self.target
+        if self.failure:
+            return False
+        return bool(self.not_run) or self.target is None or self.value <= self.target
 
 
 @dataclass
@@ -298,16 +354,23 @@ def timed_within(args: Sequence[str | Path], timeout: float, **kwargs: Any) -> f
 
 
 def probe(
-    python: Path, *args: str, patched: bool = False, timeout: float | None = None
+    python: Path,
+    *args: str,
+    patched: bool = False,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run a probe in a fresh process: its result, and that process's peak resident memory.
 
     ``patched``: the process applies gevent's monkey-patching before anything else. ``timeout``:
     seconds after which the process and everything it started are killed, and :class:`Hung` raised.
+    ``env``: variables to set in the process's environment.
     """
     command = [str(python), *(["-c", PATCH_FIRST] if patched else []), __file__, "--probe", *args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=err, start_new_session=True, env={**os.environ, **(env or {})}
+        )
         usage = finish(process, timeout)  # reaped there, for its resource usage
         out.seek(0)
         err.seek(0)
@@ -346,6 +409,7 @@ class Bench:
         self.work = work
         self.quick = quick
         self.reps = 2 if quick else 5
+        self.transport_size = 2_000_000 if quick else 50_000_000  # bytes each transport moves
         self.rows: list[Row] = []
         self.sources: dict[int, Path] = {}  # the files that transfers move, by size
 
@@ -705,19 +769,240 @@ class Bench:
             Row("baked tests in those runs, by pytest (seconds)", suite, [], "s", 10.0, "absolute")
         )
 
+    def measure_transports(self, project: Path, python: Path) -> None:
+        """For each recipe of the baked README whose system runs here: a command, an upload and a
+        download through pyinfra's API, against pyinfra's connector for the system and the bare
+        transport command, alternated; the rows of a system that cannot run say why."""
+        sys.path.insert(0, str(ROOT / "tests"))
+        recipes = transport_recipes((project / "README.md").read_text(encoding="utf-8"))
+        size = self.transport_size
+        folder = self.work / "transports"
+        folder.mkdir()
+        source = folder / "source"
+        with source.open("wb") as out:
+            for offset in range(0, size, MiB):
+                out.write(os.urandom(min(MiB, size - offset)))
+        for system, measure in (
+            ("Docker", self.measure_docker),
+            ("SSH", self.measure_ssh),
+            ("chroot", self.measure_chroot),
+        ):
+            recipe = recipes[system]
+            self.log(f"  {system}, the recipe from {recipe.source}")
+            adapted = self.adapted(project, folder / system, recipe)
+            started = time.perf_counter()
+            measure(python, recipe, {"PYTHONPATH": str(adapted / "src")}, folder)
+            self.log(f"  {system}: {time.perf_counter() - started:.0f} s")
+
+    def adapted(self, project: Path, destination: Path, recipe: TransportRecipe) -> Path:
+        """A copy of the baked project with the recipe applied: the body of target_argv, and the
+        target pattern where the recipe has one."""
+        from docker_recipe import Recipe, adapted_copy
+
+        copy = adapted_copy(project, destination, Recipe(recipe.body, {}, []), "")
+        if recipe.pattern:
+            (connector,) = copy.glob("src/*/connector.py")
+            text = connector.read_text(encoding="utf-8")
+            text, count = re.subn(r"^TARGET_PATTERN = .*$", lambda _: recipe.pattern, text, flags=re.M)
+            assert count == 1, f"{connector}: no TARGET_PATTERN line to change"
+            connector.write_text(text, encoding="utf-8")
+        return copy
+
+    def transport_rows(
+        self,
+        system: str,
+        bare: str,
+        peer: str,
+        runs: dict[tuple[str, str], Runs] | None = None,
+        not_run: str = "",
+        without_reuse: bool = False,
+    ) -> None:
+        """The rows of one system: from ``runs`` (by measure, and contender or "bare"), or not run."""
+        size = label(self.transport_size)
+        rows = [
+            (f"{system}: {COMMAND}: vs {bare}", "command", "ours", "bare", 1.1),
+            (f"{system}: {COMMAND}: vs {peer}", "command", "ours", "peer", 1.0),
+            (f"{system}: put_file {size}: vs {peer}", "put", "ours", "peer", 1.0),
+            (f"{system}: get_file {size}: vs {peer}", "get", "ours", "peer", 1.0),
+        ]
+        if without_reuse:  # why the recipe reuses connections: no target, the figure explains
+            rows += [
+                (
+                    f"{system} without connection reuse: {COMMAND}: vs with reuse",
+                    "command",
+                    "once",
+                    "ours",
+                    None,
+                ),
+                (
+                    f"{system} without connection reuse: put_file {size}: vs with reuse",
+                    "put",
+                    "once",
+                    "ours",
+                    None,
+                ),
+                (
+                    f"{system} without connection reuse: get_file {size}: vs with reuse",
+                    "get",
+                    "once",
+                    "ours",
+                    None,
+                ),
+            ]
+        from support import IN_CI
+
+        for measure, kind, ours, baseline, target in rows:
+            unit = "ms" if kind == "command" else "s"
+            if not_run:
+                failure = f"not run: {not_run}" if IN_CI else ""
+                self.rows.append(Row(measure, [], [], unit, target, failure=failure, not_run=not_run))
+                continue
+            assert runs is not None
+            mine, theirs = runs[kind, ours], runs[kind, baseline]
+            failure = mine.failure or (theirs.failure and f"{baseline}: {theirs.failure}")
+            self.rows.append(Row(measure, mine.times, theirs.times, unit, target, failure=failure))
+
+    def race(
+        self, python: Path, contenders: dict[str, Contender], bare: list[str], remote: str, folder: Path
+    ) -> dict[tuple[str, str], Runs]:
+        """Through each contender in turn, then ``bare``, self.reps times (once with --quick, which
+        has three systems to go through): run ``true``, upload the source file to ``remote`` and
+        download it back (``bare``: the command only)."""
+        calls, reps = ("2", 1) if self.quick else ("20", self.reps)
+        runs = {(kind, name): Runs([], []) for kind in ("command", "put", "get") for name in contenders}
+        runs["command", "bare"] = Runs([], [])
+        source, copy = folder / "source", folder / "copy"
+        for _ in range(reps):
+            for key, contender in contenders.items():
+                if runs["command", key].failure:
+                    continue  # once is enough: a hang costs TRANSFER_TIMEOUT
+                args = [contender.name, json.dumps(contender.data), calls, str(source), remote, str(copy)]
+                try:
+                    result = probe(python, "transport", *args, timeout=TRANSFER_TIMEOUT, env=contender.env)[0]
+                except Hung as error:
+                    for kind in ("command", "put", "get"):
+                        runs[kind, key].failure = str(error)
+                    continue
+                adapted = contender.env.get("PYTHONPATH")
+                if adapted and not result["module"].startswith(adapted):
+                    raise SystemExit(f"{contender.name} ran {result['module']}, not the recipe's copy")
+                for kind in ("command", "put", "get"):
+                    runs[kind, key].times.append(result[kind])
+            if not runs["command", "bare"].failure:
+                try:
+                    result = probe(python, "bare", json.dumps(bare), calls, timeout=TRANSFER_TIMEOUT)[0]
+                except Hung as error:
+                    runs["command", "bare"].failure = str(error)
+                else:
+                    runs["command", "bare"].times.append(result["seconds"])
+        return runs
+
+    def measure_docker(
+        self, python: Path, recipe: TransportRecipe, env: dict[str, str], folder: Path
+    ) -> None:
+        from docker_support import running_containers, unavailable
+
+        bare, peer = "docker exec C true", "@docker"
+        problem = unavailable()
+        if problem:
+            self.transport_rows("Docker", bare, peer, not_run=problem)
+            return
+        with running_containers(["benchmark"]) as (container,):
+            contenders = {
+                "ours": Contender(f"@acme/{container}", {}, env),
+                "peer": Contender(f"@docker/{container}", {}, {}),
+            }
+            bare_argv = ["docker", "exec", container, "true"]
+            runs = self.race(python, contenders, bare_argv, "/tmp/benchmark-copy", folder)
+        self.transport_rows("Docker", bare, peer, runs)
+
+    def measure_ssh(self, python: Path, recipe: TransportRecipe, env: dict[str, str], folder: Path) -> None:
+        import pytest
+
+        from ssh_server import serve
+
+        bare, peer = "ssh -F CONFIG target true", "@ssh"
+        server_folder = folder / "sshd"
+        server_folder.mkdir()
+        with contextlib.ExitStack() as stack:
+            try:
+                server = stack.enter_context(serve(server_folder))
+            except (pytest.skip.Exception, pytest.fail.Exception) as error:  # no sshd; CI fails below
+                self.transport_rows("SSH", bare, peer, not_run=str(error.msg), without_reuse=True)
+                return
+            sockets = folder / "ssh-sockets"
+            sockets.mkdir(mode=0o700)
+            # The recipe's socket name (its tokens), in a private directory of this run.
+            control_path = re.search(r"^\s*ControlPath\s+(\S+)", recipe.ssh_config, flags=re.M | re.I)
+            socket_name = control_path.group(1).rsplit("/", 1)[-1] if control_path else "%n"
+            settings = {
+                "HostName": "127.0.0.1",
+                "Port": str(server.port),
+                "User": server.user,
+                "IdentityFile": str(server.client_key),
+                "UserKnownHostsFile": str(server.known_hosts),
+                "StrictHostKeyChecking": "yes",
+                "ControlPath": f"{sockets}/{socket_name}",
+            }
+            configs = {}
+            for reuse in (True, False):
+                configs[reuse] = folder / f"ssh_config{'' if reuse else '-once'}"
+                configs[reuse].write_text(ssh_config_for(recipe.ssh_config, settings, reuse))
+            stack.callback(
+                subprocess.run,
+                ["ssh", "-F", str(configs[True]), "-O", "exit", recipe.target],
+                capture_output=True,
+                check=False,
+            )
+            name = f"@acme/{recipe.target}"
+            contenders = {
+                "ours": Contender(name, {"ssh_config_file": str(configs[True])}, env),
+                "peer": Contender("127.0.0.1", server.data(), {}),
+                "once": Contender(name, {"ssh_config_file": str(configs[False])}, env),
+            }
+            bare_argv = ["ssh", "-F", str(configs[True]), recipe.target, "true"]
+            runs = self.race(python, contenders, bare_argv, str(folder / "ssh-copy"), folder)
+        self.transport_rows("SSH", bare, peer, runs, without_reuse=True)
+
+    def measure_chroot(
+        self, python: Path, recipe: TransportRecipe, env: dict[str, str], folder: Path
+    ) -> None:
+        import chroot_recipe
+
+        bare, peer = "chroot ROOT true", "@chroot"
+        problem = chroot_recipe.unavailable()
+        if problem:
+            self.transport_rows("chroot", bare, peer, not_run=problem)
+            return
+        (root,) = chroot_recipe.build_roots(folder / "roots", ["demo"])
+        target = chroot_recipe.target(root)  # as @chroot names a root: @chroot/srv/web1 is /srv/web1
+        contenders = {
+            "ours": Contender(f"@acme/{target}", {}, env),
+            "peer": Contender(f"@chroot/{target}", {}, {}),
+        }
+        runs = self.race(python, contenders, ["chroot", str(root), "true"], "/tmp/benchmark-copy", folder)
+        self.transport_rows("chroot", bare, peer, runs)
+
     def report(self) -> bool:
         header = ("Measure", "Ours", "Baseline", "Ours vs baseline", "Target", "")
         lines = []
         for row in self.rows:
             scale = 1 / MiB if row.unit == "MiB" else 1
-            target = {
-                "ratio": f"<= {row.target:g}x",
-                "delta": f"<= +{row.target * scale:g} {row.unit}",
-                "absolute": f"<= {row.target:g} {row.unit}",
-            }[row.kind]
+            target = (
+                "none"
+                if row.target is None
+                else {
+                    "ratio": f"<= {row.target:g}x",
+                    "delta": f"<= +{row.target * scale:g} {row.unit}",
+                    "absolute": f"<= {row.target:g} {row.unit}",
+                }[row.kind]
+            )
             baseline = spread(row.baseline, row.unit) if row.baseline else "-"
             if row.failure:  # no figure to show
                 lines.append((row.measure, row.failure, baseline, "-", target, "FAILED"))
+                continue
+            if row.not_run:
+                lines.append((row.measure, f"not run: {row.not_run}", "-", "-", target, "not run"))
                 continue
             value = {
                 "ratio": f"{row.value:.2f}x",
@@ -731,7 +1016,7 @@ class Bench:
                     baseline,
                     value,
                     target,
-                    "ok" if row.met else "MISSED",
+                    "-" if row.target is None else "ok" if row.met else "MISSED",
                 )
             )
         widths = [max(len(line[column]) for line in [header, *lines]) for column in range(len(header))]
@@ -744,6 +1029,137 @@ class Bench:
         return all(row.met for row in self.rows)
 
 
+# Real transports: the baked README's recipes, against pyinfra's own connectors and the bare command.
+
+
+@dataclass(frozen=True)
+class TransportRecipe:
+    """What a person applies to a baked executing project to reach one system."""
+
+    body: str  # the new body of target_argv, unindented
+    pattern: str = ""  # the TARGET_PATTERN line, where the system's targets need another one
+    ssh_config: str = ""  # SSH: the ssh_config that names the targets
+    target: str = ""  # SSH: the Host of ssh_config that the recipe's contract settings name
+    source: str = "README"  # where it was read: "README", or "provisional" (this file's text)
+
+
+SSH_HEADING = "Over SSH"
+SSH_CONFIG_LANGUAGES = ("ssh-config", "ssh_config", "sshconfig", "text")
+
+# The SSH recipe as the baked README is to show it (issue 22: an "Over SSH" subsection of "Pointing
+# it at your system"). transport_recipes reads the README's own text wherever it exists, and this
+# only where it does not yet.
+PROVISIONAL_SSH = """
+### Over SSH
+
+1. **The seam.** `ssh` runs the command on the host the target names in an `ssh_config`: the one
+   the host data's `ssh_config_file` names, as for pyinfra's `@ssh`, or else ssh's own.
+
+   ```python
+   target = self.data[TARGET_KEY]
+   config = self.host.data.get("ssh_config_file")
+   return ["ssh", *(["-F", config] if config else []), "-tt" if tty else "-T", target, command]
+   ```
+
+2. **The hosts**, in an `ssh_config`: each target reuses one connection, whose socket lives in a
+   private directory (`mkdir -m 700 ~/.ssh/pyinfra`), one per target (`%n`).
+
+   ```ssh-config
+   Host pyinfra-demo pyinfra-demo-*
+       HostName 192.0.2.10
+       User deploy
+       IdentityFile ~/.ssh/pyinfra_ed25519
+       BatchMode yes
+       LogLevel ERROR
+       ConnectTimeout 5
+       ControlMaster auto
+       ControlPersist 60s
+       ControlPath ~/.ssh/pyinfra/%n
+   ```
+
+3. **The contract's configuration.**
+
+   ```toml
+   target = "pyinfra-demo"
+   many_hosts_target = "pyinfra-demo-{index}"
+   unreachable_target = "pyinfra-no-such-host.invalid"
+   host_data = { ssh_config_file = "ssh_config" }
+   ```
+"""
+
+
+def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
+    """The Docker, SSH and chroot recipes of a baked executing project's README, by system.
+
+    Docker is the walkthrough of "Pointing it at your system" (tests/docker_recipe.py reads it),
+    chroot the row of its recipe table (tests/chroot_recipe.py reads it). SSH is its "Over SSH"
+    subsection: the python block (the seam), the ssh_config block and the toml block's
+    ``target``; where the README does not show it yet, PROVISIONAL_SSH stands in, and ``source``
+    says so.
+    """
+    import tomllib
+
+    import chroot_recipe
+    from docker_recipe import read_recipe
+    from support import fenced_blocks
+
+    ssh_heading = re.compile(rf"^#+ {SSH_HEADING}$", flags=re.M)
+    # The Docker walkthrough's blocks, not those of the SSH subsection that follows it.
+    recipes = {"Docker": TransportRecipe(read_recipe(ssh_heading.split(baked_readme)[0]).body)}
+
+    ssh_source = "README" if ssh_heading.search(baked_readme) else "provisional"
+    blocks = fenced_blocks(baked_readme if ssh_source == "README" else PROVISIONAL_SSH, SSH_HEADING)
+    by_language: dict[str, list[str]] = {}
+    for language, text in blocks:
+        by_language.setdefault(language, []).append(text)
+    (body,) = by_language["python"]
+    (config,) = [text for language in SSH_CONFIG_LANGUAGES for text in by_language.get(language, [])]
+    (settings,) = by_language["toml"]
+    recipes["SSH"] = TransportRecipe(
+        body, ssh_config=config, target=tomllib.loads(settings)["target"], source=ssh_source
+    )
+
+    chroot = chroot_recipe.read_recipe(baked_readme)
+    recipes["chroot"] = TransportRecipe(chroot.body, pattern=chroot.pattern)
+    return recipes
+
+
+def ssh_config_for(text: str, settings: dict[str, str], reuse: bool) -> str:
+    """The recipe's ssh_config pointed at this machine's server: each keyword of ``settings`` set
+    to its value (added under each Host line where the recipe does not set it), and without the
+    Control* keywords (connection reuse) unless ``reuse``."""
+
+    def keyword(line: str) -> str:
+        return line.split(maxsplit=1)[0].lower() if line.strip() else ""
+
+    given = {keyword(line) for line in text.splitlines()}
+    values = {key.lower(): f"{key} {value}" for key, value in settings.items()}
+    lines = []
+    for line in text.splitlines():
+        if keyword(line) == "host":
+            lines.append(line)
+            lines.extend(f"    {value}" for key, value in values.items() if key not in given)
+        elif keyword(line).startswith("control") and not reuse:
+            continue
+        elif keyword(line) in values:
+            lines.append(line[: len(line) - len(line.lstrip())] + values[keyword(line)])
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way to reach the target through pyinfra's API: a connector, by inventory name."""
+
+    name: str  # the inventory name
+    data: dict[str, Any]  # its host data
+    env: dict[str, str]  # its environment: the adapted copy of the baked connector on PYTHONPATH
+
+
+COMMAND = "run_shell_command('true')"
+
+
 # Turn the JSON source into (name, data, groups) exactly as the baked connector yields them.
 DIRECT_HOSTS = """
 import json, sys
@@ -753,6 +1169,9 @@ json.dump(hosts, open(sys.argv[2], "w"))
 """
 
 
+PARTS = ("executing", "transports", "inventory", "bake", "first-green")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -760,33 +1179,49 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="small sizes; report, but do not enforce targets"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="measure only this part (repeat for several); all of them by default",
+    )
     parser.add_argument("--probe", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         print(json.dumps(PROBES[args.probe[0]](*args.probe[1:])))
         return 0
+    parts = set(args.only or PARTS)
     with tempfile.TemporaryDirectory(prefix="pyinfra-connector-benchmark-") as scratch:
         bench = Bench(Path(scratch), args.quick)
-        bench.log("baking and installing the executing connector")
-        project, python = bench.bake_and_install("executing")
-        bench.log("per-command latency")
-        bench.measure_latency(python)
-        bench.log("concurrency through the command line")
-        bench.measure_concurrency(python)
-        bench.log("file transfers, through the API and monkey-patched as the command line runs them")
-        bench.measure_files(python)
-        bench.log("a file upload through the command line")
-        bench.measure_cli_upload(python)
-        bench.log("the contract tests")
-        bench.measure_contract(project, python)
-        bench.log("baking and installing the inventory connector")
-        _, inventory_python = bench.bake_and_install("inventory")
-        bench.log("inventories")
-        bench.measure_inventory(inventory_python)
-        bench.log("baking the template")
-        bench.measure_bake()
-        bench.log("first green: the README's set-up lines, with pip and with uv")
-        bench.measure_first_green()
+        if parts & {"executing", "transports"}:
+            bench.log("baking and installing the executing connector")
+            project, python = bench.bake_and_install("executing")
+        if "executing" in parts:
+            bench.log("per-command latency")
+            bench.measure_latency(python)
+            bench.log("concurrency through the command line")
+            bench.measure_concurrency(python)
+            bench.log("file transfers, through the API and monkey-patched as the command line runs them")
+            bench.measure_files(python)
+        if "transports" in parts:
+            bench.log("real transports: the README's recipes, pyinfra's connectors, the bare commands")
+            bench.measure_transports(project, python)
+        if "executing" in parts:
+            bench.log("a file upload through the command line")
+            bench.measure_cli_upload(python)
+            bench.log("the contract tests")
+            bench.measure_contract(project, python)
+        if "inventory" in parts:
+            bench.log("baking and installing the inventory connector")
+            _, inventory_python = bench.bake_and_install("inventory")
+            bench.log("inventories")
+            bench.measure_inventory(inventory_python)
+        if "bake" in parts:
+            bench.log("baking the template")
+            bench.measure_bake()
+        if "first-green" in parts:
+            bench.log("first green: the README's set-up lines, with pip and with uv")
+            bench.measure_first_green()
         met = bench.report()
     if any(row.failure for row in bench.rows):
         return 1  # a hang, with --quick too
