@@ -53,6 +53,15 @@ m() {
   printf '%o\n' "$b"
 }
 
+# y FILE: FILE's size in bytes, as `ls -ln` shows it: `wc -c` would read all of it on BusyBox.
+y() {
+  x=$(ls -lnd -- "$1") || return 1
+  read -r _ _ _ _ x _ <<LS
+$x
+LS
+  echo "$x"
+}
+
 if [ -h "$d" ] && r=$(readlink -f -- "$d" 2>/dev/null && echo .); then
   d=${r%??}
 fi
@@ -72,7 +81,7 @@ case $d in */*) p=${d%/*} t=${d%/*}/$u ;; *) p=. t=$u ;; esac
 if ! e=$( (set -C; : >"$t") 2>&1); then
   t=
   if [ -f "$d" ] && [ -w "$d" ] && ! [ -w "$p" ]; then
-    if e=$(cat 2>&1 >"$d") && [ $(($(wc -c <"$d"))) -eq "$z" ]; then exit 0; fi
+    if e=$(cat 2>&1 >"$d") && [ $(($(y "$d"))) -eq "$z" ]; then exit 0; fi
     f "upload incomplete${e:+: ${e##*: }}, and written in place: the file is now incomplete"
   fi
   [ -d "$p" ] || [ ! -e "$p" ] || f "not a directory: $p"
@@ -82,7 +91,7 @@ if ! e=$( (set -C; : >"$t") 2>&1); then
   r=${r#: }
   f "cannot create a file in $p${r:+: $r}"
 fi
-if e=$(cat 2>&1 >>"$t") && [ $(($( (wc -c <"$t") 2>/dev/null))) -eq "$z" ]; then
+if e=$(cat 2>&1 >>"$t") && [ $(($(y "$t" 2>/dev/null))) -eq "$z" ]; then
   if [ -e "$d" ] && l=$(ls -lnd -- "$d"); then
     read -r k _ o q _ <<LS
 $l
