@@ -25,6 +25,7 @@ from ssh_server import SSHServer
 from support import (
     COOKIECUTTER,
     ROOT,
+    TOOL_OUTPUT,
     Installed,
     bare_path,
     checkout_copy,
@@ -536,13 +537,13 @@ def test_the_develop_section_runs_and_pre_commit_guards_commits(
     """
     installed = install("executing", "latest")  # the defaults
     project = tmp_path / installed.baked.path.name
-    shutil.copytree(installed.baked.path, project, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
+    shutil.copytree(installed.baked.path, project, ignore=shutil.ignore_patterns(*TOOL_OUTPUT, "*_cache"))
     lines = develop_paths((project / "README.md").read_text(encoding="utf-8"))[path]
     env = {
         "PATH": bare_path(tmp_path / "bin", *(["uv"] if path == "uv" else [])),
         "PRE_COMMIT_HOME": str(pre_commit_home),
-        "UV_PYTHON": str(Path(installed.python).resolve()),  # the install fixture's Python
         **GIT_USER,
+        **({"UV_PYTHON": str(Path(installed.python).resolve())} if path == "uv" else {}),
     }
     assert not [tool for tool in HOOK_TOOLS if shutil.which(tool, path=env["PATH"])], env["PATH"]
     if path == "pip":
@@ -554,6 +555,8 @@ def test_the_develop_section_runs_and_pre_commit_guards_commits(
             done = run_documented(line, project, env, timeout=600)
             assert done.returncode == 0, f"this README line failed: {line}\n{describe(done)}"
     assert "pre-commit" in (project / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8"), lines
+    if path == "pip":  # .gitignore's ".venv/" keeps a venv out, not a link to one
+        (project / ".git" / "info" / "exclude").write_text(".venv\n", encoding="utf-8")
 
     commit = ["git", "commit", "-m", "Bake the connector"]
     for step in (["git", "add", "-A"], commit):
