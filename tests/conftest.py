@@ -121,6 +121,16 @@ def installed(request: pytest.FixtureRequest, install: Callable[[str, str], Inst
 
 
 @pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pre-commit's store (``PRE_COMMIT_HOME``) for the whole run, shared by every worker: each hook
+    environment is built once per run and Python, from PyPI. pre-commit locks its store while it
+    builds one, so workers that need the same one wait for it, then use it."""
+    home = shared_folder(tmp_path_factory) / "pre-commit-home"
+    home.mkdir(exist_ok=True)
+    return home
+
+
+@pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """A real sshd on 127.0.0.1 (ssh_server.py), one per worker, for the inventory connector's hosts.
 

@@ -355,6 +355,27 @@ def project_copy(installed: Installed, tmp_path: Path) -> tuple[Path, dict[str, 
     return project, {"PATH": f"{installed.venv / 'bin'}:{environment()['PATH']}", "CI": ""}
 
 
+# What git and pre-commit's git hook run besides the hooks' own tools: a PATH of these alone shows
+# that the hooks find their tools themselves.
+GIT_HOOK_COMMANDS = ("git", "sh", "bash", "dirname")
+
+
+def bare_path(folder: Path, *commands: str) -> str:
+    """A PATH of one folder, ``folder``, holding links to ``GIT_HOOK_COMMANDS`` and ``commands``
+    (found on this PATH, or beside this Python), and nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (*GIT_HOOK_COMMANDS, *commands):
+        found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+        assert found, f"no {name} on PATH"
+        (folder / name).symlink_to(found)
+    return str(folder)
+
+
+def passed_hooks(output: str) -> set[str]:
+    """The hooks that pre-commit's output reports as passed."""
+    return {line.split("...")[0].strip() for line in output.splitlines() if line.rstrip().endswith("Passed")}
+
+
 def user_config(folder: Path, **default_context: Any) -> Path:
     """A cookiecutter user configuration that keeps clones and replays in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,14 @@ from ssh_server import SSHServer
 from support import (
     COOKIECUTTER,
     ROOT,
+    TOOL_OUTPUT,
     Installed,
+    bare_path,
     checkout_copy,
     command_lines,
     describe,
     fenced_blocks,
+    passed_hooks,
     run,
     run_documented,
 )
@@ -430,8 +434,7 @@ def test_the_next_steps_work_in_a_fresh_bake(install: Any, tmp_path: Path) -> No
     hook = cwd / ".git" / "hooks" / "pre-commit"
     assert "pre-commit" in hook.read_text(encoding="utf-8"), "pre-commit install wrote no git hook"
 
-    develop = (cwd / "README.md").read_text(encoding="utf-8").split("\n## Develop\n", 1)[1]
-    assert develop.index("`git init`") < develop.index("pre-commit install`"), develop
+    assert develop_paths((cwd / "README.md").read_text(encoding="utf-8"))["pip"] == steps[1:], steps
 
 
 UV_STEPS = "or with uv, whose first run makes .venv with the dev group:"
@@ -475,9 +478,107 @@ def test_the_uv_set_up_and_next_steps_work_in_a_checkout(tmp_path: Path) -> None
     assert re.search(r"^=+ \d+ passed", tested.stdout, flags=re.MULTILINE), describe(tested)
     assert (project / "uv.lock").is_file()
 
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    develop = [
-        line for language, text in fenced_blocks(readme, "Develop") for line in command_lines(language, text)
-    ]
-    assert steps[-1] in develop, develop
-    assert "`uv run pre-commit install`" in readme.split("\n## Develop\n", 1)[1]
+    assert develop_paths((project / "README.md").read_text(encoding="utf-8"))["uv"] == steps[1:], steps
+
+
+def develop_paths(readme: str) -> dict[str, list[str]]:
+    """The command lines of a baked README's Develop section: its first block (pip), then its
+    second (uv), each ending with the tests."""
+    blocks = [command_lines(language, text) for language, text in fenced_blocks(readme, "Develop")]
+    pip, uv = [lines for lines in blocks if lines][:2]
+    assert (pip[-1], uv[-1]) == (".venv/bin/python -m pytest", "uv run pytest"), (pip, uv)
+    return {"pip": pip, "uv": uv}
+
+
+# Lines of the Develop section that test_the_develop_section_runs_and_pre_commit_guards_commits does
+# not run itself, and what does.
+DEVELOP_DONE_ELSEWHERE = {
+    **DONE_BY_THE_INSTALL_FIXTURE,
+    "uv run pytest": "test_readme.py::test_the_uv_set_up_and_next_steps_work_in_a_checkout",
+}
+# Every hook of a project baked with the defaults, as pre-commit names them.
+EVERY_HOOK = {
+    "ruff check",
+    "ruff format",
+    "mypy --strict",
+    "shellcheck",
+    "validate-pyproject",
+    "zizmor (GitHub Actions security)",
+    "check-jsonschema (workflows)",
+    "check-jsonschema (dependabot)",
+}
+HOOK_TOOLS = ("ruff", "mypy", "shellcheck", "validate-pyproject", "zizmor", "check-jsonschema")
+GIT_USER = {
+    "GIT_AUTHOR_NAME": "Ada Lovelace",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada Lovelace",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@pytest.mark.slow  # a venv (pip: the install fixture's; uv: its own), git, and pre-commit's hooks
+@pytest.mark.parametrize("path", ["pip", "uv"])
+def test_the_develop_section_runs_and_pre_commit_guards_commits(
+    path: str, install: Any, pre_commit_home: Path, tmp_path: Path
+) -> None:
+    """The baked README's Develop section, run as shown in a fresh bake with the defaults (every
+    hook), with pip or with uv: ``git init`` and ``pre-commit install`` included. Then a commit of
+    the project passes every hook, and a commit that adds an unused import is refused by ruff's
+    hook, with nothing committed.
+
+    PATH holds git, sh, bash, dirname (what git's hook runs) and, for uv, uv: none of the tools,
+    which each hook installs itself, from PyPI, into PRE_COMMIT_HOME (shared by the run, so each
+    hook environment is built once). With pip, ``.venv`` links to the install fixture's venv for the
+    same answers, made by the same commands (``DONE_BY_THE_INSTALL_FIXTURE``); with uv, ``uv run``
+    makes ``.venv`` on the same Python, so both paths share the hook environments. The pytest lines
+    run elsewhere (``DEVELOP_DONE_ELSEWHERE``).
+    """
+    installed = install("executing", "latest")  # the defaults
+    project = tmp_path / installed.baked.path.name
+    shutil.copytree(installed.baked.path, project, ignore=shutil.ignore_patterns(*TOOL_OUTPUT, "*_cache"))
+    lines = develop_paths((project / "README.md").read_text(encoding="utf-8"))[path]
+    env = {
+        "PATH": bare_path(tmp_path / "bin", *(["uv"] if path == "uv" else [])),
+        "PRE_COMMIT_HOME": str(pre_commit_home),
+        **GIT_USER,
+        **({"UV_PYTHON": str(Path(installed.python).resolve())} if path == "uv" else {}),
+    }
+    assert not [tool for tool in HOOK_TOOLS if shutil.which(tool, path=env["PATH"])], env["PATH"]
+    if path == "pip":
+        (project / ".venv").symlink_to(installed.venv)
+    pre_commit_install = "uv run pre-commit install" if path == "uv" else ".venv/bin/pre-commit install"
+    assert lines.index("git init") < lines.index(pre_commit_install), lines
+    for line in lines:
+        if line not in DEVELOP_DONE_ELSEWHERE:
+            done = run_documented(line, project, env, timeout=600)
+            assert done.returncode == 0, f"this README line failed: {line}\n{describe(done)}"
+    assert "pre-commit" in (project / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8"), lines
+    if path == "pip":  # .gitignore's ".venv/" keeps a venv out, not a link to one
+        (project / ".git" / "info" / "exclude").write_text(".venv\n", encoding="utf-8")
+
+    commit = ["git", "commit", "-m", "Bake the connector"]
+    for step in (["git", "add", "-A"], commit):
+        done = run(step, cwd=project, env=env, timeout=900)  # the first commit builds the hook environments
+        assert done.returncode == 0, describe(done)
+    assert passed_hooks(done.stderr) == EVERY_HOOK, describe(done)  # git gives hooks its stderr
+
+    # ruff's hook fixes what it can (here, it removes the import), and refuses the commit.
+    connector = project / "src" / installed.baked.context["package_name"] / "connector.py"
+    baked = connector.read_text(encoding="utf-8")
+    connector.write_text(baked.replace("\nimport re\n", "\nimport json\nimport re\n", 1), encoding="utf-8")
+    assert connector.read_text(encoding="utf-8") != baked
+    added = run(["git", "add", "-A"], cwd=project, env=env)
+    assert added.returncode == 0, describe(added)
+    done = run([*commit[:-1], "Import json for nothing"], cwd=project, env=env, timeout=600)
+    assert done.returncode == 1, describe(done)
+    failed = {
+        line.split("...")[0].strip() for line in done.stderr.splitlines() if line.rstrip().endswith("Failed")
+    }
+    assert failed == {"ruff check"}, describe(done)
+    # The other hooks have no file to check: a Python file alone changed.
+    assert passed_hooks(done.stderr) == {"ruff format", "mypy --strict"}, describe(done)
+    assert connector.read_text(encoding="utf-8") == baked, "ruff's hook left the unused import"
+    log = run(["git", "log", "--format=%s"], cwd=project, env=env)
+    assert log.stdout.splitlines() == ["Bake the connector"], describe(log)
