@@ -110,9 +110,16 @@ def summary_line(peer: Peer, other: Report) -> str:
         if other.named(reason)
     ]
     why = f" ({', '.join(reasons)})" if reasons else ""
+    hang = {
+        name
+        for name in other.named("failed") - at_times
+        if other.checks[name][1].startswith("did not finish within")
+    }
+    ways = [f"{len(at_times)} of them at times"] * bool(at_times) + [f"{len(hang)} of them hang"] * bool(hang)
+    how = f" ({', '.join(ways)})" if ways else ""
     return (
         f"- [`@{peer.name}`](docs/peers.md#{peer.name}): {passed} of {total} checks pass, {failed} fail"
-        f"{f' ({len(at_times)} of them at times)' if at_times else ''}, {total - passed - failed} not run{why}\n"
+        f"{how}, {total - passed - failed} not run{why}\n"
     )
 
 

@@ -21,8 +21,8 @@ from support import describe
 pytestmark = pytest.mark.slow  # it runs an sshd and the baked suite in a venv
 
 # Logins the suite may make per target: the first command's, and one more where two processes
-# opened it at once or it closed after ControlPersist's idle time; without reuse each command logs
-# in, some 40 times per target.
+# opened it at once, or it closed after ControlPersist's idle time. Without reuse every command
+# logs in.
 LOGINS_PER_TARGET = 3
 
 
