@@ -15,12 +15,15 @@ contract" shows: SSH lists the checks it fails, each with its defect.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +90,32 @@ def close_connections(config: Path, sockets: str) -> list[str]:
     return ssh_processes(sockets)
 
 
+@contextlib.contextmanager
+def watched(folder: Path) -> Iterator[dict[str, int]]:
+    """Every entry that ``folder`` holds while the block runs, with its mode: a connection closes
+    ControlPersist's seconds after its last command, and its socket goes with it."""
+    seen: dict[str, int] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while True:
+            finished = done.is_set()
+            for entry in folder.iterdir():
+                with contextlib.suppress(OSError):  # closed meanwhile
+                    seen.setdefault(entry.name, entry.lstat().st_mode & 0o777)
+            if finished:
+                return
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()
+
+
 @dataclass(frozen=True)
 class Walkthrough:
     recipe: Recipe
@@ -136,16 +165,16 @@ def walk_through(python: str, baked: Path, folder: Path, sshd: SSHServer) -> Non
             assert result.returncode == 0, describe(result)
         logins = sshd.logins()
         started = time.monotonic()
-        _, result = run_contract(
-            python,
-            project,
-            folder / "suite.xml",
-            f"--contract-report={folder / 'suite.json'}",
-            env={"PYTHONPATH": str(project / "src"), "CI": "true"},
-        )
+        with watched(Path(sockets)) as entries:
+            _, result = run_contract(
+                python,
+                project,
+                folder / "suite.xml",
+                f"--contract-report={folder / 'suite.json'}",
+                env={"PYTHONPATH": str(project / "src"), "CI": "true"},
+            )
         seconds = time.monotonic() - started
         logins = sshd.logins() - logins
-        entries = {entry.name: entry.stat().st_mode & 0o777 for entry in Path(sockets).iterdir()}
         entries["."] = Path(sockets).stat().st_mode & 0o777
         left = close_connections(config, sockets)
         saved = {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
