@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+import ssh_recipe
 from matrix import NOT_INSTALLED, VARIANTS
+from recipes import read_recipe
 from ssh_server import SSHServer, serve
 from support import PYINFRA_MIN, ROOT, Baked, Installed, describe, find_python, made_once, newest_python, run
 from tiers import pytest_runtest_setup  # noqa: F401 (a hook: fails a slow test not marked so)
@@ -139,6 +141,44 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """
     with serve(tmp_path_factory.mktemp("sshd")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def baked_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Installed], Path]:
+    """Run an installation's baked suite once per run, whichever test asks first, and return the
+    folder that holds its output (``run.json``: exit status, stdout, stderr) and its contract report
+    (``contract-report.json``)."""
+
+    def make(installed: Installed, folder: Path) -> None:
+        report = folder / "contract-report.json"
+        result = run(
+            [installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--contract-report={report}"],
+            cwd=installed.baked.path,
+        )
+        saved = {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+        (folder / "run.json").write_text(json.dumps(saved), encoding="utf-8")
+
+    def get(installed: Installed) -> Path:
+        name = f"suite-{installed.baked.variant}-{installed.pyinfra}"
+        return made_once(shared_folder(tmp_path_factory), name, lambda folder: make(installed, folder))
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def ssh_walk(
+    tmp_path_factory: pytest.TempPathFactory, install: Callable[[str, str], Installed], sshd: SSHServer
+) -> ssh_recipe.Walkthrough:
+    """The baked README's SSH recipe applied and its suite run on this worker's sshd, once per run
+    (ssh_recipe.py); test_ssh_recipe.py checks it, and test_contract.py shows it beside @ssh."""
+    installed = install("executing", "latest")
+    folder = made_once(
+        shared_folder(tmp_path_factory),
+        "ssh-recipe",
+        lambda folder: ssh_recipe.walk_through(installed.python, installed.baked.path, folder, sshd),
+    )
+    recipe = read_recipe((installed.baked.path / "README.md").read_text(encoding="utf-8"), ssh_recipe.HEADING)
+    return ssh_recipe.Walkthrough.load(recipe, folder)
 
 
 def pytest_report_header() -> str | None:

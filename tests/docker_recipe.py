@@ -1,88 +1,37 @@
-"""The baked README's Docker walkthrough, applied as a person would: read from the README itself.
+"""The baked README's Docker recipe, applied as a person would: read from the README itself.
 
-``read_recipe`` takes the section "Pointing it at your system" of a baked executing project's
-README: its Python block (the new body of ``target_argv``), its TOML block (what goes into
-``tests/connector-contract.toml``) and its shell block (the ``docker run`` lines, then the test
-command). ``adapted_copy`` applies the first two to a copy of the project and nothing else;
-``readme_containers`` runs the ``docker run`` lines. Only two things are changed in what the README
-shows, both by substitution: the image (there is no registry here, so the local BusyBox image stands
-for ``alpine``) and the containers' names (a prefix unique to the run, so that runs never collide,
-plus a label that lets a later run remove what a killed one left behind).
+``read_recipe`` (recipes.py) takes its subsection, "Docker containers": the new body of
+``target_argv``, what goes into ``tests/connector-contract.toml``, and the shell lines (the ``docker
+run`` lines, then the test command). ``adapted_copy`` applies the first two to a copy of the project
+and nothing else; ``readme_containers`` runs the ``docker run`` lines. Only two things are changed in
+what the README shows, both by substitution: the image (there is no registry here, so the local
+BusyBox image stands for ``alpine``) and the containers' names (a prefix unique to the run, so that
+runs never collide, plus a label that lets a later run remove what a killed one left behind).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from docker_support import IMAGE, OWNER, build_image, docker, new_prefix, owner, remove, remove_leftovers
-from support import ROOT, Outcome, run_contract
+from peers import Peer, Report, report_of
+from recipes import Recipe, adapted_copy, read_recipe
+from support import Outcome, run_contract
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
-SECTION = "## Pointing it at your system"
-DEFAULT_SEAM = '        return ["sh", "-c", command]\n'
+HEADING = "Docker containers"
 README_IMAGE = "alpine"
 README_NAME = "pyinfra-demo"
 
 
-@dataclass(frozen=True)
-class Recipe:
-    body: str  # the new body of target_argv, unindented
-    config: dict[str, Any]  # settings for tests/connector-contract.toml
-    commands: list[str]  # the shell lines, in order
-
-
-def read_recipe(readme: str) -> Recipe:
-    """The walkthrough's blocks, from a baked executing project's README."""
-    start = readme.index(SECTION)
-    end = readme.find("\n## ", start + len(SECTION))
-    section = readme[start : end if end >= 0 else len(readme)]
-    blocks: dict[str, list[str]] = {}
-    for language, text in re.findall(r"^ *```(\w+)\n(.*?)^ *```", section, flags=re.S | re.M):
-        lines = text.splitlines()
-        indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
-        blocks.setdefault(language, []).append("\n".join(line[indent:] for line in lines) + "\n")
-    (body,), (config,), (shell,) = blocks["python"], blocks["toml"], blocks["sh"]
-    commands = [line for line in shell.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return Recipe(body, tomllib.loads(config), commands)
-
-
 def renamed(value: str, prefix: str) -> str:
     return value.replace(README_NAME, f"{prefix}{README_NAME}")
-
-
-def adapted_copy(project: Path, destination: Path, recipe: Recipe, prefix: str) -> Path:
-    """A copy of ``project`` with only ``target_argv``'s body and the contract's settings changed."""
-    shutil.copytree(project, destination, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache"))
-    (connector,) = destination.glob("src/*/connector.py")
-    text = connector.read_text(encoding="utf-8")
-    assert text.count(DEFAULT_SEAM) == 1, f"{connector}: the default body of target_argv is not there"
-    body = "".join(f"        {line}\n" for line in recipe.body.splitlines())
-    connector.write_text(text.replace(DEFAULT_SEAM, body), encoding="utf-8")
-    config = destination / "tests" / "connector-contract.toml"
-    text = config.read_text(encoding="utf-8")
-    for key, value in recipe.config.items():
-        value = (
-            [renamed(item, prefix) for item in value] if isinstance(value, list) else renamed(value, prefix)
-        )
-        setting = re.search(rf"^{key} = .*$", text, flags=re.M)
-        assert setting, f"{config}: no {key} setting to change"
-        # A JSON string, or list of strings, is TOML too.
-        text = f"{text[: setting.start()]}{key} = {json.dumps(value)}{text[setting.end() :]}"
-    config.write_text(text, encoding="utf-8")
-    return destination
 
 
 def container_names(recipe: Recipe, prefix: str) -> list[str]:
@@ -123,10 +72,7 @@ def started(prefix: str) -> list[str]:
     return [name for name in names if name.startswith(prefix)]
 
 
-TABLE_START, TABLE_END = "<!-- peer-table:start -->\n", "<!-- peer-table:end -->\n"
-
-# The checks pyinfra's @docker fails on the walkthrough's containers, each with its defect in one
-# line: the template README shows them beside the table.
+# The checks pyinfra's @docker fails on the recipe's containers, each with its defect in one line.
 ACCEPTS_ANY_TARGET = (
     "accepts any target, even one that reads as an option of `docker` or holds a space or `/`"
 )
@@ -154,44 +100,13 @@ DOCKER_DEFECTS: dict[str, str] = {
     "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file": "`put_file` "
     "ignores `_timeout`: it reads the whole source into memory, then runs `docker cp`",
 }
-
-
-# Those whose failure depends on timing: the table says "fails at times", whatever one run gave.
-DOCKER_AT_TIMES = {"test_large_stdin_while_the_command_writes_output"}
-
-
-def peer_table(suite: Outcome, docker: Outcome) -> str:
-    """The template README's table, check by check of the contract: the baked connector with the
-    Docker recipe (from its whole suite's run), and ``@docker``, whose defects are explained."""
-    marks = {"passed": "passes", "failed": "**fails**", "skipped": "skipped"}
-
-    def mark(outcome: Outcome, name: str) -> str:
-        if outcome is docker and name in DOCKER_AT_TIMES:
-            return "**fails at times**"
-        return next((marks[state] for state in marks if name in getattr(outcome, state)), "not run")
-
-    lines = [
-        "| Check | This template, Docker recipe | pyinfra `@docker` | Why `@docker` fails |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name in sorted(docker.passed | docker.failed | docker.skipped):
-        lines.append(
-            f"| `{name}` | {mark(suite, name)} | {mark(docker, name)} | {DOCKER_DEFECTS.get(name, '')} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def unexplained(docker: Outcome) -> set[str]:
-    """The checks whose outcome for ``@docker`` is not what DOCKER_DEFECTS says, both ways."""
-    expected = set(DOCKER_DEFECTS) - DOCKER_AT_TIMES
-    return ((docker.failed - DOCKER_AT_TIMES) ^ expected) | (DOCKER_AT_TIMES - docker.passed - docker.failed)
-
-
-def readme_table() -> str:
-    """The peer table as the template README shows it."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index(TABLE_START) + len(TABLE_START)
-    return readme[start : readme.index(TABLE_END, start)]
+DOCKER = Peer(
+    "docker",
+    "Docker recipe",
+    DOCKER_DEFECTS,
+    # Its failure depends on timing: the table says "fails at times", whatever one run gave.
+    at_times=frozenset({"test_large_stdin_while_the_command_writes_output"}),
+)
 
 
 @dataclass(frozen=True)
@@ -199,7 +114,8 @@ class Walkthrough:
     recipe: Recipe
     suite: Outcome  # the whole baked suite, the connector with the recipe
     suite_result: Any
-    peer: Outcome  # the contract against pyinfra's @docker, on the same containers
+    suite_report: Report  # its contract report
+    peer: Report  # the contract against pyinfra's @docker, on the same containers
     peer_result: Any
     junit: Path  # the suite's JUnit report
 
@@ -208,9 +124,9 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     """Apply the README's Docker walkthrough to a copy of ``baked`` (installed for ``python``), run
     the whole baked suite on the containers it starts, and the contract against ``@docker``."""
     build_image()
-    recipe = read_recipe((baked / "README.md").read_text(encoding="utf-8"))
+    recipe = read_recipe((baked / "README.md").read_text(encoding="utf-8"), HEADING)
     prefix = new_prefix()
-    project = adapted_copy(baked, work / "project", recipe, prefix)
+    project = adapted_copy(baked, work / "project", recipe, partial(renamed, prefix=prefix))
     env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
     config = project / "tests" / "connector-contract.toml"
     peer_config = work / "docker-contract.toml"
@@ -227,14 +143,25 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     )
     peer_config.write_text(peer, encoding="utf-8")
     with readme_containers(recipe, prefix, work):
-        suite, suite_result = run_contract(python, project, work / "suite.xml", env=env)
-        peer, peer_result = run_contract(
+        suite, suite_result = run_contract(
+            python, project, work / "suite.xml", f"--contract-report={work / 'suite.json'}", env=env
+        )
+        _, peer_result = run_contract(
             python,
             project,
             work / "peer.xml",
             "tests/contract",
             "--contract-config",
             str(peer_config),
+            f"--contract-report={work / 'peer.json'}",
             env=env,
         )
-    return Walkthrough(recipe, suite, suite_result, peer, peer_result, work / "suite.xml")
+    return Walkthrough(
+        recipe,
+        suite,
+        suite_result,
+        report_of(suite_result, work / "suite.json"),
+        report_of(peer_result, work / "peer.json"),
+        peer_result,
+        work / "suite.xml",
+    )

@@ -164,6 +164,10 @@ def serve(work: Path) -> Iterator[SSHServer]:
             # The contract opens 20 connections at once, and more with several workers: by default
             # sshd drops connections past 10 that are still authenticating.
             "MaxStartups 100\n"
+            # A command runs in the user's login shell, and Debian's bash reads ~/.bashrc when sshd
+            # starts it as a top-level shell (SHLVL below 2): the tests' commands must not depend on,
+            # nor pay for, this machine's dotfiles.
+            "SetEnv SHLVL=1\n"
         )
         process = _start(tools["sshd"], config, log, port)
         if process is not None:

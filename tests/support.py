@@ -334,6 +334,11 @@ def run_contract(
         env=env or {},
         timeout=timeout,
     )
+    return outcome_of(junit), result
+
+
+def outcome_of(junit: Path) -> Outcome:
+    """Which tests of a JUnit report passed, failed (or errored) and were skipped."""
     outcome = Outcome()
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = case.get("name", "")
@@ -343,7 +348,7 @@ def run_contract(
             outcome.skipped.add(name)
         else:
             outcome.passed.add(name)
-    return outcome, result
+    return outcome
 
 
 def project_copy(installed: Installed, tmp_path: Path) -> tuple[Path, dict[str, str]]:

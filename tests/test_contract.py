@@ -31,9 +31,19 @@ from typing import Any
 
 import pytest
 
+from peers import LOCAL, Report, check_shown, copied_contract, unexplained
+from ssh_recipe import (
+    HOST_DATA_SECTION,
+    SSH,
+    SSH_DEFECTS,
+    SSH_HANGS,
+    SSH_NOT_CONFIGURED,
+    SSH_NOT_OFFERED,
+    Walkthrough,
+    ssh_configuration,
+)
 from ssh_server import SSHServer
 from support import (
-    ROOT,
     Installed,
     Outcome,
     command_lines,
@@ -50,36 +60,6 @@ from support import (
 
 pytestmark = pytest.mark.slow  # each test runs the contract in a venv
 
-PORTABILITY_PYINFRA = "3.10.0"
-
-# pyinfra 3.10.0's @local, through the contract copied out of a baked project.
-LOCAL_CONFIG = """\
-connector = "local"
-target = ""
-bad_targets = ["anything"]
-unsupported = []
-expected_hosts = [{ name = "@local", groups = ["@local"] }]
-# Where @local deadlocks (a large stdin) the check fails at this deadline; no check needs more.
-check_time_limit = 30
-"""
-LOCAL_DEFECTS = {
-    # It writes all of stdin before reading any output: a large stdin through `cat` deadlocks.
-    "test_large_stdin_while_the_command_writes_output",
-    # On _timeout it stops reading but leaves the command running.
-    "test_timeout_raises_and_stops_the_command",
-    # get_file writes bytes into a text file object: TypeError instead of the text.
-    "test_get_file_into_file_objects",
-    # get_file passes the remote path to `cp` unquoted.
-    "test_remote_paths_are_quoted[awkward]",
-    # The same as for _timeout above, for a command run with sudo.
-    "test_timeout_stops_a_command_run_with_sudo",
-    # The same TypeError as for get_file into a text file object above (not an OSError, which
-    # pyinfra would report), for a file that is not UTF-8.
-    "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object",
-    # put_file reads the whole source into memory before the `cp` that _timeout applies to, so it
-    # goes on reading a slow source long after _timeout has passed.
-    "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file",
-}
 # The checks that need passwordless sudo or su: on a machine without them, outside CI, the contract
 # reports them as not checked.
 PRIVILEGED = {
@@ -115,15 +95,6 @@ AREAS = [
 COUNTS = ["checked", "passed", "failed", "not_offered", "not_checked", "not_configured"]
 
 
-def plugin_line(project: Path) -> str:
-    """The line the baked README tells another project to put in its tests/conftest.py."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    (line,) = [
-        text.strip() for language, text in fenced_blocks(readme, CONTRACT_SECTION) if language == "python"
-    ]
-    return line
-
-
 def check_report(report: dict[str, Any], outcome: Outcome) -> dict[str, dict[str, int]]:
     """Check a conformance report against the JUnit report of the same run; return its counts by area."""
     assert report["format"] == 1
@@ -157,35 +128,14 @@ def check_report(report: dict[str, Any], outcome: Outcome) -> dict[str, dict[str
 def other_project(tmp_path_factory: pytest.TempPathFactory, bake: Any) -> tuple[str, Path]:
     """A project that is not the baked one: the contract and its configuration, copied, and a
     venv with a pinned pyinfra and the contract's test dependencies (pytest, pytest-xdist, tomli),
-    but no baked package."""
-    baked = bake("executing")
-    project = tmp_path_factory.mktemp("other-project")
-    shutil.copytree(baked.path / "tests" / "contract", project / "tests" / "contract")
-    (project / "tests" / "connector-contract.toml").write_text(LOCAL_CONFIG)
-    # The one line the baked README says to add, in the other project's tests/conftest.py.
-    (project / "tests" / "conftest.py").write_text(plugin_line(baked.path) + "\n")
-    venv = project / ".venv"
-    for step in (
-        ["python3", "-m", "venv", str(venv)],
-        [
-            str(venv / "bin/python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            f"pyinfra=={PORTABILITY_PYINFRA}",
-            "pytest",
-            "pytest-xdist",
-            "tomli",
-        ],
-    ):
-        result = run(step, cwd=project)
-        assert result.returncode == 0, describe(result)
-    return str(venv / "bin/python"), project
+    but no baked package (peers.copied_contract)."""
+    project = tmp_path_factory.mktemp("other-project") / "project"
+    return copied_contract(bake("executing").path, project), project
 
 
+@pytest.mark.parametrize("installed", [pytest.param(("executing", "latest"))], indirect=True)
 def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
-    other_project: tuple[str, Path], tmp_path: Path
+    other_project: tuple[str, Path], installed: Installed, baked_suite: Any, tmp_path: Path
 ) -> None:
     python, project = other_project
     report = tmp_path / "report.json"
@@ -194,7 +144,7 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     )
     # @local runs the contract's _sudo and _su_user checks for real, where this machine can.
     not_checked = {check for name in missing_privileges() for check in PRIVILEGED[name]}
-    assert outcome.failed == LOCAL_DEFECTS - not_checked, describe(result)
+    assert outcome.failed == set(LOCAL.defects) - not_checked, describe(result)
     assert outcome.skipped == LOCAL_NOT_OFFERED | not_checked, describe(result)
     assert {
         "test_exit_status_sets_the_success_flag",
@@ -207,74 +157,10 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_local(
     failed_areas = {area for area, counts in areas.items() if counts["failed"]}
     assert failed_areas == {"commands", "timeouts", "uploads", "downloads"}, describe(result)
     assert areas["inventory"]["not_configured"] == 0, "@local's expected hosts were not checked"
-
-
-# pyinfra 3.10.0's @ssh, through the contract copied out of a baked project, on the tests' sshd:
-# configured only through host_data, as the baked README's "Host data for the contract" shows. Each
-# failure is a defect of @ssh, in one line; PEERS_PAGE shows them. A read through paramiko blocks
-# the whole process where gevent has not monkey-patched it (pyinfra's API, unlike its command
-# line, leaves that to the caller), which is where @ssh hangs.
-SSH_DEFECTS = {
-    "test_large_output_on_both_streams_does_not_deadlock": (
-        "a paramiko read blocks the whole process, so stdout and stderr are read one at a time: "
-        "with 2 MB waiting on stderr, the command and the read wait for each other for ever"
-    ),
-    "test_timeout_raises_and_stops_the_command": (
-        "`_timeout` cannot fire while a paramiko read blocks the whole process, and on a timeout "
-        "`@ssh` neither closes the channel nor stops the remote command"
-    ),
-    "test_timeout_stops_a_command_run_with_sudo": "the same, for a command run with `_sudo`",
-    "test_get_file_into_file_objects": "`get_file` writes bytes into a text file object: `TypeError`",
-    "test_get_file_of_a_file_that_is_not_text_into_a_text_file_object": (
-        "the same `TypeError`, not an `OSError` that pyinfra would report"
-    ),
-    "test_get_file_of_a_missing_file_raises_and_leaves_nothing": (
-        "`get_file` opens the local file before it finds the remote one missing: an empty file is left"
-    ),
-    "test_get_file_of_a_missing_file_keeps_an_existing_local_file": (
-        "`get_file` opens the local file before it finds the remote one missing: an existing file is emptied"
-    ),
-    "test_failed_upload_keeps_the_old_file_and_leaves_no_partial_file": (
-        "`put_file` writes into the destination itself, not a temporary file: a failed upload "
-        "leaves part of the new content"
-    ),
-    "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file": (
-        "`put_file` ignores `_timeout`"
-    ),
-}
-# The checks of SSH_DEFECTS in which @ssh hangs.
-SSH_HANGS = {
-    "test_large_output_on_both_streams_does_not_deadlock",
-    "test_timeout_raises_and_stops_the_command",
-    "test_timeout_stops_a_command_run_with_sudo",
-}
-# What the configuration does not give @ssh: it refuses no target, so there are no bad targets.
-SSH_NOT_CONFIGURED = {
-    "test_bad_argument_raises_inventory_error[no-bad-targets]",
-    "test_bad_argument_fails_in_pyinfra_inventory[no-bad-targets]",
-    "test_cli_rejects_a_bad_argument",
-}
-SSH_NOT_OFFERED = {"test_inventory_only_hosts_are_reachable_over_ssh"}
-HOST_DATA_SECTION = "Host data for the contract"
-PEERS_PAGE = ROOT / "docs" / "peers.md"
-SSH_TABLE = ("<!-- ssh-peer-table:start -->\n", "<!-- ssh-peer-table:end -->\n")
-
-
-def ssh_configuration(project: Path, sshd: SSHServer) -> str:
-    """The baked README's configuration for @ssh, with this sshd's port, user and keys in it, and
-    the hosts @ssh must yield."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    (text,) = [text for language, text in fenced_blocks(readme, HOST_DATA_SECTION) if language == "toml"]
-    for shown, value in (
-        ("2222", str(sshd.port)),
-        ('"ci"', json.dumps(sshd.user)),
-        ('"/home/ci/.ssh/id_ed25519"', json.dumps(str(sshd.client_key))),
-        ('"/home/ci/.ssh/known_hosts"', json.dumps(str(sshd.known_hosts))),
-    ):
-        assert text.count(shown) == 1, f"the README's @ssh configuration no longer shows {shown}"
-        text = text.replace(shown, value)
-    expected = 'expected_hosts = [{ name = "@ssh/{target}", data = { ssh_hostname = "{target}" } }]\n'
-    return expected + text
+    # docs/peers.md shows it beside the baked connector's own run (test_install.py's), whose default
+    # seam runs commands on this machine too.
+    assert not unexplained(LOCAL, Report.read(report)), describe(result)
+    check_shown(LOCAL, Report.read(baked_suite(installed) / "contract-report.json"), Report.read(report))
 
 
 def test_the_inventory_kinds_host_data_example_is_the_one_run_against_ssh(bake: Any) -> None:
@@ -295,14 +181,8 @@ def test_the_inventory_kinds_host_data_example_is_the_one_run_against_ssh(bake: 
     ]
 
 
-def ssh_peer_table() -> str:
-    """The table of PEERS_PAGE for @ssh: each check it fails, and why."""
-    rows = "".join(f"| `{name}` | {why} |\n" for name, why in sorted(SSH_DEFECTS.items()))
-    return f"| Check `@ssh` fails | Why |\n| --- | --- |\n{rows}"
-
-
 def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_ssh(
-    other_project: tuple[str, Path], sshd: SSHServer, bake: Any, tmp_path: Path
+    other_project: tuple[str, Path], sshd: SSHServer, bake: Any, ssh_walk: Walkthrough, tmp_path: Path
 ) -> None:
     python, project = other_project
     config = tmp_path / "connector-contract.toml"
@@ -331,11 +211,9 @@ def test_the_copied_contract_reports_exactly_the_defects_of_pyinfras_ssh(
     assert hung == SSH_HANGS - not_checked, describe(result)
     assert elapsed < len(hung) * 60 + 300, describe(result)
     assert "connector contract: @ssh/localhost" in result.stdout, describe(result)
-    page = PEERS_PAGE.read_text(encoding="utf-8")
-    start, end = (page.index(marker) for marker in SSH_TABLE)
-    assert page[start + len(SSH_TABLE[0]) : end] == ssh_peer_table(), (
-        f"{PEERS_PAGE.relative_to(ROOT)} no longer shows @ssh's defects; the table is:\n{ssh_peer_table()}"
-    )
+    # docs/peers.md shows it beside the README's SSH recipe, run on the same kind of sshd.
+    assert not unexplained(SSH, Report.read(report)), describe(result)
+    check_shown(SSH, ssh_walk.report, Report.read(report))
 
 
 # Deliberately broken copies of the baked connectors: (file, old text, new text) edits, each old

@@ -36,12 +36,23 @@ CONFIG: dict[str, Any] = tomllib.loads(
 TARGET: str = CONFIG["target"]
 
 
+@pytest.fixture(autouse=True)
+def in_the_configurations_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths in connector-contract.toml are relative to its folder, here as for the contract."""
+    monkeypatch.chdir(Path(__file__).parent)
+
+
 def hosts(argument: str | None) -> list[tuple[str, dict[str, object], list[str]]]:
     return list(Connector.make_names_data(argument))
 
 
 def connect(target: str) -> Host:
-    state = State(Inventory(([f"@{NAME}/{target}"], {})), Config())
+    """The host ``@NAME/target``, with the configuration's ``host_data`` as the contract gives it."""
+    data = {
+        key: value.replace("{target}", target).replace("{index}", "") if isinstance(value, str) else value
+        for key, value in CONFIG.get("host_data", {}).items()
+    }
+    state = State(Inventory(([(f"@{NAME}/{target}", data)], {})), Config())
     (host,) = list(state.inventory)
     host.connect(raise_exceptions=True)
     return host

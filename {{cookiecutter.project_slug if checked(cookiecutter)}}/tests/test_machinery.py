@@ -8,8 +8,10 @@ which you should not need to change. Your connector's own tests are in tests/tes
 from __future__ import annotations
 
 import errno
+import contextlib
 import io
 import os
+import shlex
 import shutil
 import signal
 import stat
@@ -449,6 +451,48 @@ def test_a_timeout_stops_what_the_command_started_here(tmp_path: Path, processes
     assert size, "the command never ran"
     time.sleep(STILL)
     assert beat.stat().st_size == size, "what the command started kept running after its timeout"
+
+
+# A daemon that the command starts, as ssh starts its ControlMaster: no longer the command's
+# descendant, in a session of its own, holding the command's output. It writes its process id into
+# the file named by its first argument, then beats into the one named by its second.
+DAEMON = """\
+import os, sys, time
+if os.fork():
+    os._exit(0)
+os.setsid()
+with open(sys.argv[1] + ".new", "w") as pid_file:
+    pid_file.write(str(os.getpid()))
+os.rename(sys.argv[1] + ".new", sys.argv[1])
+for _ in range(1200):
+    with open(sys.argv[2], "a") as beat:
+        beat.write(".")
+    time.sleep(0.05)
+"""
+
+
+def test_a_timeout_leaves_a_daemon_that_holds_the_commands_output_alone(tmp_path: Path) -> None:
+    # ssh's ControlMaster holds the pipes of every command it carries, in a session of its own:
+    # stopping it would end the other commands sharing its connection.
+    script, pid_file = tmp_path / "daemon.py", tmp_path / "daemon.pid"
+    beat, daemon_beat = tmp_path / "beat", tmp_path / "daemon-beat"
+    script.write_text(DAEMON)
+    daemon = " ".join(shlex.quote(str(word)) for word in (sys.executable, script, pid_file, daemon_beat))
+    command = (
+        f"{daemon} & while [ ! -e {shlex.quote(str(pid_file))} ]; do sleep 0.05; done;"
+        f" while :; do echo . >>{shlex.quote(str(beat))}; sleep 0.05; done"
+    )
+    with pytest.raises(TimeoutError):
+        _process.run(["sh", "-c", command], timeout=5)
+    try:
+        size, daemon_size = beat.stat().st_size, daemon_beat.stat().st_size
+        assert size, "the command never ran"
+        time.sleep(STILL)
+        assert beat.stat().st_size == size, "the command kept running after its timeout"
+        assert daemon_beat.stat().st_size > daemon_size, "the daemon was stopped with the command"
+    finally:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_importing_the_package_without_posix_process_interfaces_says_why() -> None:

@@ -249,9 +249,10 @@ class _Child:
     def stop(self) -> None:
         """Stop the process, if it is still running, and everything it started that still is.
 
-        That is its descendants, and every process that still holds one of its pipes: a
-        background process the command started and left behind when it exited, which is nobody's
-        descendant any more but keeps its output open (found through ``/proc``, on Linux).
+        That is its descendants, and every process of this session that still holds one of its
+        pipes: a background process the command started and left behind when it exited, which is
+        nobody's descendant any more but keeps its output open (found through ``/proc``, on Linux).
+        A daemon holding them (a session of its own, as ssh's ``ControlMaster``) is left alone.
         SIGTERM first (``sudo`` and ``su`` relay it to what they run as another user, whom this
         process may not signal), then SIGKILL for what is left after TERM_GRACE_SECONDS.
         """
@@ -336,8 +337,11 @@ def _with_descendants(pids: Iterable[int]) -> list[int]:
 
 
 def _pipe_holders(fds: Iterable[int]) -> list[int]:
-    """The processes other than this one that hold one of these pipes open.
+    """The processes other than this one, in this one's session, that hold one of these pipes open.
 
+    A process in a session of its own is a daemon, not something a command left behind: ssh's
+    ``ControlMaster``, for one, holds the pipes of every command it carries for as long as it
+    carries them, and stopping it would end the other commands sharing its connection.
     From ``/proc/<pid>/fd`` where there is one (Linux); empty elsewhere. Processes of other users
     cannot be looked into, and are not found.
     """
@@ -347,10 +351,16 @@ def _pipe_holders(fds: Iterable[int]) -> list[int]:
             names.add(f"pipe:[{os.fstat(fd).st_ino}]")
     if not names or not os.path.isdir(f"{_proc}/self/fd"):
         return []
+    session = os.getsid(0)
     found: list[int] = []
     for entry in os.listdir(_proc):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
+        try:
+            if os.getsid(int(entry)) != session:
+                continue  # a daemon: a session of its own, not something a command left behind
+        except OSError:
+            continue  # exited meanwhile
         try:
             fd_names = os.listdir(f"{_proc}/{entry}/fd")
         except OSError:
