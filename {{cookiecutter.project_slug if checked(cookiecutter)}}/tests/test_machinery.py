@@ -7,8 +7,8 @@ which you should not need to change. Your connector's own tests are in tests/tes
 
 from __future__ import annotations
 
-import errno
 import contextlib
+import errno
 import io
 import os
 import shlex
