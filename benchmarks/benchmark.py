@@ -1091,8 +1091,8 @@ PROVISIONAL_SSH = """
 def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
     """The Docker, SSH and chroot recipes of a baked executing project's README, by system.
 
-    Docker is the walkthrough of "Pointing it at your system" (tests/docker_recipe.py reads it),
-    chroot the row of its recipe table (tests/chroot_recipe.py reads it). SSH is its "Over SSH"
+    Docker is its "Docker containers" subsection (tests/recipes.py reads it), chroot the row of its
+    recipe table (tests/chroot_recipe.py reads it). SSH is its "Over SSH"
     subsection: the python block (the seam), the ssh_config block and the toml block's
     ``target``; where the README does not show it yet, PROVISIONAL_SSH stands in, and ``source``
     says so.
@@ -1100,12 +1100,12 @@ def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
     import tomllib
 
     import chroot_recipe
-    from docker_recipe import read_recipe
+    import docker_recipe
+    from recipes import read_recipe
     from support import fenced_blocks
 
     ssh_heading = re.compile(rf"^#+ {SSH_HEADING}$", flags=re.M)
-    # The Docker walkthrough's blocks, not those of the SSH subsection that follows it.
-    recipes = {"Docker": TransportRecipe(read_recipe(ssh_heading.split(baked_readme)[0]).body)}
+    recipes = {"Docker": TransportRecipe(read_recipe(baked_readme, docker_recipe.HEADING).body)}
 
     ssh_source = "README" if ssh_heading.search(baked_readme) else "provisional"
     blocks = fenced_blocks(baked_readme if ssh_source == "README" else PROVISIONAL_SSH, SSH_HEADING)
@@ -1120,7 +1120,7 @@ def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
     )
 
     chroot = chroot_recipe.read_recipe(baked_readme)
-    recipes["chroot"] = TransportRecipe(chroot.body, pattern=chroot.pattern)
+    recipes["chroot"] = TransportRecipe(chroot.body, pattern=chroot.pattern or "")
     return recipes
 
 

@@ -1,6 +1,6 @@
 """Write the peer tables of docs/peers.md, and the template README's line for each, from real runs.
 
-Usage: python scripts/peer_table.py [--write] [local] [docker] [ssh]
+Usage: python scripts/peer_table.py [--write] [local] [docker] [ssh] [chroot]
 
 Bakes the default executing connector and installs it into a new virtual environment, then, for
 each peer named (all by default), runs the template's side and pyinfra's connector on the same
@@ -11,7 +11,9 @@ system, as the tests do (tests/peers.py):
 - docker: the baked README's Docker recipe on real containers, and ``@docker`` on the same ones
   (tests/docker_recipe.py; needs a Docker engine and a static BusyBox, which ``.ci/run`` sets up);
 - ssh: the baked README's SSH recipe on an sshd started for the run (tests/ssh_recipe.py), and the
-  contract copied into an empty project against ``@ssh`` on the same sshd.
+  contract copied into an empty project against ``@ssh`` on the same sshd;
+- chroot: the baked README's chroot recipe on BusyBox roots made for the run, and ``@chroot`` on
+  the same roots (tests/chroot_recipe.py; needs root and a static BusyBox).
 
 Prints each table; with ``--write`` it replaces the table in docs/peers.md and the line in README.md.
 Exits with status 1 if a peer's failures are not what its defects say, or the template's side fails.
@@ -29,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import chroot_recipe  # noqa: E402
 import ssh_recipe  # noqa: E402
 from docker_recipe import DOCKER, walk_through  # noqa: E402
 from docker_support import docker_available  # noqa: E402
@@ -83,7 +86,20 @@ def ssh(python: str, baked: Path, work: Path) -> Runs:
     return ssh_recipe.SSH, walk.report, Report.read(peer)
 
 
-PEERS: dict[str, Callable[[str, Path, Path], Runs]] = {"local": local, "docker": docker, "ssh": ssh}
+def chroot(python: str, baked: Path, work: Path) -> Runs:
+    problem = chroot_recipe.unavailable()
+    if problem:
+        sys.exit(f"no chroot roots: {problem}")
+    walk = chroot_recipe.walk_through(python, baked, work)
+    return chroot_recipe.CHROOT, walk.suite_report, walk.peer
+
+
+PEERS: dict[str, Callable[[str, Path, Path], Runs]] = {
+    "local": local,
+    "docker": docker,
+    "ssh": ssh,
+    "chroot": chroot,
+}
 
 
 def main() -> int:

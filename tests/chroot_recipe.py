@@ -1,13 +1,14 @@
 """The baked README's chroot recipe, applied as a person would, on BusyBox roots made for the run.
 
 ``read_recipe`` takes the chroot row of the recipe table in a baked executing project's README
-("Pointing it at your system"): the list ``target_argv`` returns there takes the place of the one
-the section's Docker body returns, and the row's ``TARGET_PATTERN`` line replaces the baked one.
-``adapted_copy`` applies both to a copy of the project, and nothing else but the contract's settings.
+("Other systems"), with the Docker recipe's body read by the shared reader (recipes.py): the list
+``target_argv`` returns in the row takes the place of the one the Docker body returns, and the row's
+``TARGET_PATTERN`` line replaces the baked one. ``recipes.adapted_copy`` applies both to a copy of
+the project, and nothing else but the contract's settings, which name the roots made for the run.
 ``build_roots`` makes one root per target, from this machine's statically linked BusyBox, the way
 ``docker_support`` makes the Docker image: a target names its root as pyinfra's own ``@chroot``
 does (the root's path without its leading ``/``), so the same roots serve ``@chroot`` under the same
-contract. Each check ``@chroot`` fails is one of its defects, named in ``CHROOT_DEFECTS``.
+contract, as its peer (peers.py): each check it fails is one of its defects, in ``CHROOT``.
 
 ``chroot`` needs root: ``require_chroot`` fails a test under CI, or skips it elsewhere, where this
 process is not root or there is no static BusyBox.
@@ -15,26 +16,25 @@ process is not root or there is no static BusyBox.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
 
+import docker_recipe
 from docker_support import DEVICES, GROUP, PASSWD, find_busybox
-from support import IN_CI, Outcome, fenced_blocks, run_contract
+from peers import Peer, Report, report_of
+from recipes import PATTERN_LINE, Recipe, adapted_copy, read_recipe as read_section, with_settings
+from support import IN_CI, Outcome, run_contract
 
-SECTION = "Pointing it at your system"
 ROW = "chroot"  # how the recipe's row of the table starts
-DEFAULT_SEAM = '        return ["sh", "-c", command]\n'
-PATTERN_LINE = re.compile(r"^TARGET_PATTERN = .*$", flags=re.M)
 HOW = "as root, .ci/run installs busybox-static, from which the tests build the roots"
 TARGET, MANY = "demo", "demo-{index}"  # the roots' names, as the baked configuration names targets
 FOLDERS = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "root": 0o700, "tmp": 0o1777, "usr": 0o755}
@@ -65,15 +65,11 @@ def require_chroot() -> None:
     pytest.skip(f"{problem}; {HOW}")
 
 
-@dataclass(frozen=True)
-class Recipe:
-    body: str  # the new body of target_argv, unindented
-    pattern: str  # the new TARGET_PATTERN line
-
-
 def read_recipe(readme: str) -> Recipe:
-    """The chroot recipe, from a baked executing project's README."""
-    (python,) = [text for language, text in fenced_blocks(readme, SECTION) if language == "python"]
+    """The chroot recipe, from a baked executing project's README: the Docker recipe's body with the
+    row's list returned, and the row's ``TARGET_PATTERN`` line. Its settings name no roots yet
+    (``contract_settings`` does, for a run)."""
+    python = read_section(readme, docker_recipe.HEADING).body
     rows = [row for row in table_rows(readme) if row[0].content.startswith(ROW)]
     assert len(rows) == 1, f"{len(rows)} rows of the README's recipe table start with {ROW!r}"
     spans = [
@@ -85,9 +81,9 @@ def read_recipe(readme: str) -> Recipe:
     assert len(pattern) == 1, f"the {ROW} row shows no single TARGET_PATTERN line: {spans}"
     lines = python.splitlines()
     returns = [index for index, line in enumerate(lines) if line.startswith("return ")]
-    assert len(returns) == 1, f"the section's Python block has no single return line:\n{python}"
+    assert len(returns) == 1, f"the Docker recipe's Python block has no single return line:\n{python}"
     lines[returns[0]] = f"return {argv[0]}"
-    return Recipe("\n".join(lines) + "\n", pattern[0])
+    return Recipe("\n".join(lines) + "\n", {}, [], pattern=pattern[0])
 
 
 def table_rows(markdown: str) -> list[list[Any]]:
@@ -160,32 +156,6 @@ def contract_settings(folder: Path) -> dict[str, Any]:
     }
 
 
-def with_settings(text: str, settings: dict[str, Any]) -> str:
-    """The text of a ``connector-contract.toml`` with each of these one-line settings changed."""
-    for key, value in settings.items():
-        setting = re.search(rf"^{key} = .*$", text, flags=re.M)
-        assert setting, f"no {key} setting to change"
-        # A JSON string, number or list of strings is TOML too.
-        text = f"{text[: setting.start()]}{key} = {json.dumps(value)}{text[setting.end() :]}"
-    return text
-
-
-def adapted_copy(project: Path, destination: Path, recipe: Recipe, settings: dict[str, Any]) -> Path:
-    """A copy of ``project`` with only ``target_argv``'s body, ``TARGET_PATTERN`` and the contract's
-    settings changed."""
-    shutil.copytree(project, destination, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache"))
-    (connector,) = destination.glob("src/*/connector.py")
-    text = connector.read_text(encoding="utf-8")
-    assert text.count(DEFAULT_SEAM) == 1, f"{connector}: the default body of target_argv is not there"
-    assert len(PATTERN_LINE.findall(text)) == 1, f"{connector}: no single TARGET_PATTERN line"
-    body = "".join(f"        {line}\n" for line in recipe.body.splitlines())
-    text = PATTERN_LINE.sub(lambda _: recipe.pattern, text.replace(DEFAULT_SEAM, body))
-    connector.write_text(text, encoding="utf-8")
-    config = destination / "tests" / "connector-contract.toml"
-    config.write_text(with_settings(config.read_text(encoding="utf-8"), settings), encoding="utf-8")
-    return destination
-
-
 # pyinfra's @chroot under the same contract: its own name, hosts and data. It puts a `/` before every
 # target, so none reads as an option of `chroot`, and any other name is a directory's: only the
 # empty target must be refused. Where it deadlocks (a large stdin) a check fails at its deadline,
@@ -214,43 +184,16 @@ CHROOT_DEFECTS: dict[str, str] = {
     "test_upload_stopped_by_its_timeout_keeps_the_old_file_and_leaves_no_partial_file": "`put_file` "
     "ignores `_timeout`: it reads the whole source into memory, then runs `cp`",
 }
-# Those it fails by hanging until the check's deadline (check_time_limit).
-CHROOT_HANGS = {"test_large_stdin_while_the_command_writes_output"}
-
-
-def peer_table(suite: Outcome, chroot: Outcome) -> str:
-    """The table, check by check of the contract: the baked connector with the chroot recipe (from
-    its whole suite's run), and ``@chroot``, whose defects are explained."""
-    marks = {"passed": "passes", "failed": "**fails**", "skipped": "skipped"}
-
-    def mark(outcome: Outcome, name: str) -> str:
-        if outcome is chroot and name in CHROOT_HANGS and name in chroot.failed:
-            return "**hangs**"
-        return next((marks[state] for state in marks if name in getattr(outcome, state)), "not run")
-
-    lines = [
-        "| Check | This template, chroot recipe | pyinfra `@chroot` | Why `@chroot` fails |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name in sorted(chroot.passed | chroot.failed | chroot.skipped):
-        lines.append(
-            f"| `{name}` | {mark(suite, name)} | {mark(chroot, name)} | {CHROOT_DEFECTS.get(name, '')} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def unexplained(chroot: Outcome) -> set[str]:
-    """The checks whose outcome for ``@chroot`` is not what CHROOT_DEFECTS says, both ways."""
-    return chroot.failed ^ set(CHROOT_DEFECTS)
+CHROOT = Peer("chroot", "chroot recipe", CHROOT_DEFECTS)
 
 
 @dataclass(frozen=True)
 class Walkthrough:
-    recipe: Recipe
-    settings: dict[str, Any]  # what the contract's configuration was given
+    recipe: Recipe  # with the settings given to the contract
     suite: Outcome  # the whole baked suite, the connector with the recipe
     suite_result: Any
-    peer: Outcome  # the contract against pyinfra's @chroot, on the same roots
+    suite_report: Report  # its contract report
+    peer: Report  # the contract against pyinfra's @chroot, on the same roots
     peer_result: Any
     junit: Path  # the suite's JUnit report
 
@@ -258,19 +201,36 @@ class Walkthrough:
 def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     """Apply the README's chroot recipe to a copy of ``baked`` (installed for ``python``), run the
     whole baked suite on BusyBox roots made for it, then the contract against ``@chroot``."""
-    recipe = read_recipe((baked / "README.md").read_text(encoding="utf-8"))
     roots = work / "roots"
     build_roots(roots, [TARGET, *(MANY.format(index=index) for index in range(20))])
-    settings = contract_settings(roots)
-    project = adapted_copy(baked, work / "project", recipe, settings)
+    readme = (baked / "README.md").read_text(encoding="utf-8")
+    recipe = replace(read_recipe(readme), config=contract_settings(roots))
+    project = adapted_copy(baked, work / "project", recipe)
     env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
     config = (project / "tests" / "connector-contract.toml").read_text(encoding="utf-8")
     # The hosts it expects are the baked connector's; @chroot names its hosts and data its own way.
     peer = re.sub(r"^expected_hosts = \[\n(?:.*\n)*?\]\n", PEER_HOSTS, config, flags=re.M)
     peer_config = work / "chroot-contract.toml"
     peer_config.write_text(with_settings(peer, PEER_SETTINGS), encoding="utf-8")
-    suite, suite_result = run_contract(python, project, work / "suite.xml", env=env)
-    peer_outcome, peer_result = run_contract(
-        python, project, work / "peer.xml", "tests/contract", "--contract-config", str(peer_config), env=env
+    suite, suite_result = run_contract(
+        python, project, work / "suite.xml", f"--contract-report={work / 'suite.json'}", env=env
     )
-    return Walkthrough(recipe, settings, suite, suite_result, peer_outcome, peer_result, work / "suite.xml")
+    _, peer_result = run_contract(
+        python,
+        project,
+        work / "peer.xml",
+        "tests/contract",
+        "--contract-config",
+        str(peer_config),
+        f"--contract-report={work / 'peer.json'}",
+        env=env,
+    )
+    return Walkthrough(
+        recipe,
+        suite,
+        suite_result,
+        report_of(suite_result, work / "suite.json"),
+        report_of(peer_result, work / "peer.json"),
+        peer_result,
+        work / "suite.xml",
+    )

@@ -4,9 +4,10 @@ Each recipe is a subsection of a baked executing project's "Pointing it at your 
 block is the new body of ``target_argv``, its TOML block what goes into
 ``tests/connector-contract.toml``, its ``sh`` block the command lines to run, and any other block a
 file the recipe asks for (an ``ssh_config``). ``read_recipe`` reads one, ``adapted_copy`` applies the
-first two to a copy of a baked project and changes nothing else. The transports' own modules
-(docker_recipe.py, ssh_recipe.py) substitute only what must differ here: names that must be unique
-to the run, and where the real system is.
+first two (and a new ``TARGET_PATTERN`` line, where a recipe gives one) to a copy of a baked project
+and changes nothing else. The transports' own modules (docker_recipe.py, ssh_recipe.py,
+chroot_recipe.py) substitute only what must differ here: names that must be unique to the run, and
+where the real system is.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ else:
     import tomli as tomllib
 
 DEFAULT_SEAM = '        return ["sh", "-c", command]\n'
+PATTERN_LINE = re.compile(r"^TARGET_PATTERN = .*$", flags=re.M)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Recipe:
     config: dict[str, Any]  # settings for tests/connector-contract.toml
     commands: list[str]  # the shell lines, in order
     files: dict[str, str] = field(default_factory=dict)  # other blocks, by their language
+    pattern: str | None = None  # the new TARGET_PATTERN line, where the recipe changes it
 
 
 def read_recipe(readme: str, heading: str) -> Recipe:
@@ -70,17 +73,33 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
+def with_settings(text: str, settings: dict[str, Any]) -> str:
+    """The text of a ``connector-contract.toml`` with each of these one-line settings changed."""
+    for key, value in settings.items():
+        setting = re.search(rf"^{key} = .*$", text, flags=re.M)
+        assert setting, f"no {key} setting to change"
+        text = f"{text[: setting.start()]}{key} = {toml_value(value)}{text[setting.end() :]}"
+    assert tomllib.loads(text), text
+    return text
+
+
 def adapted_copy(
     project: Path, destination: Path, recipe: Recipe, rename: Callable[[str], str] = str
 ) -> Path:
-    """A copy of ``project`` with only ``target_argv``'s body and the contract's settings changed,
-    as the recipe says; ``rename`` changes each string in the settings (names unique to the run)."""
+    """A copy of ``project`` with only ``target_argv``'s body, the contract's settings and, where the
+    recipe gives one, the ``TARGET_PATTERN`` line changed, as the recipe says; ``rename`` changes each
+    string in the settings (names unique to the run)."""
     shutil.copytree(project, destination, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache"))
     (connector,) = destination.glob("src/*/connector.py")
     text = connector.read_text(encoding="utf-8")
     assert text.count(DEFAULT_SEAM) == 1, f"{connector}: the default body of target_argv is not there"
     body = "".join(f"        {line}\n" for line in recipe.body.splitlines())
-    connector.write_text(text.replace(DEFAULT_SEAM, body), encoding="utf-8")
+    text = text.replace(DEFAULT_SEAM, body)
+    pattern = recipe.pattern
+    if pattern is not None:
+        assert len(PATTERN_LINE.findall(text)) == 1, f"{connector}: no single TARGET_PATTERN line"
+        text = PATTERN_LINE.sub(lambda _: pattern, text)
+    connector.write_text(text, encoding="utf-8")
 
     def renamed(value: Any) -> Any:
         if isinstance(value, str):
@@ -92,13 +111,8 @@ def adapted_copy(
         return value
 
     config = destination / "tests" / "connector-contract.toml"
-    text = config.read_text(encoding="utf-8")
-    for key, value in recipe.config.items():
-        setting = re.search(rf"^{key} = .*$", text, flags=re.M)
-        assert setting, f"{config}: no {key} setting to change"
-        text = f"{text[: setting.start()]}{key} = {toml_value(renamed(value))}{text[setting.end() :]}"
+    text = with_settings(config.read_text(encoding="utf-8"), renamed(recipe.config))
     config.write_text(text, encoding="utf-8")
-    assert tomllib.loads(text), config
     return destination
 
 
