@@ -797,16 +797,9 @@ class Bench:
     def adapted(self, project: Path, destination: Path, recipe: TransportRecipe) -> Path:
         """A copy of the baked project with the recipe applied: the body of target_argv, and the
         target pattern where the recipe has one."""
-        from docker_recipe import Recipe, adapted_copy
+        from recipes import Recipe, adapted_copy
 
-        copy = adapted_copy(project, destination, Recipe(recipe.body, {}, []), "")
-        if recipe.pattern:
-            (connector,) = copy.glob("src/*/connector.py")
-            text = connector.read_text(encoding="utf-8")
-            text, count = re.subn(r"^TARGET_PATTERN = .*$", lambda _: recipe.pattern, text, flags=re.M)
-            assert count == 1, f"{connector}: no TARGET_PATTERN line to change"
-            connector.write_text(text, encoding="utf-8")
-        return copy
+        return adapted_copy(project, destination, Recipe(recipe.body, {}, [], pattern=recipe.pattern or None))
 
     def transport_rows(
         self,
