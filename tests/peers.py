@@ -2,12 +2,13 @@
 
 A peer is one of pyinfra's connectors that the contract checks on the same system as one of the
 template's recipes: ``@local`` beside the connector as baked (whose default seam runs commands on
-this machine), ``@docker`` beside the Docker recipe, ``@ssh`` beside the SSH recipe. Each check a
-peer fails is one defect of it, in one line, found in pyinfra's source (its ``defects``); a failure
-that is not there, or a defect that no longer fails, is ``unexplained``. Both runs write the
-contract's report (``--contract-report``), from which ``peer_table`` renders the page's table and
-``summary_line`` the template README's line. scripts/peer_table.py writes them; the tests that run
-each peer fail when the page or the README no longer shows what the runs give.
+this machine), ``@docker`` beside the Docker recipe, ``@ssh`` beside the SSH recipe, ``@chroot``
+beside the chroot recipe. Each check a peer fails is one defect of it, in one line, found in
+pyinfra's source (its ``defects``); a failure that is not there, or a defect that no longer fails,
+is ``unexplained``. Both runs write the contract's report (``--contract-report``), from which
+``peer_table`` renders the page's table and ``summary_line`` the template README's line.
+scripts/peer_table.py writes them; the tests that run each peer fail when the page or the README no
+longer shows what the runs give.
 """
 
 from __future__ import annotations
