@@ -788,18 +788,18 @@ class Bench:
             ("chroot", self.measure_chroot),
         ):
             recipe = recipes[system]
-            self.log(f"  {system}, the recipe from {recipe.source}")
-            adapted = self.adapted(project, folder / system, recipe)
+            self.log(f"  {system}, the recipe of the README's {recipe.heading!r}")
+            adapted = self.adapted(system, project, recipe, folder)
             started = time.perf_counter()
             measure(python, recipe, {"PYTHONPATH": str(adapted / "src")}, folder)
             self.log(f"  {system}: {time.perf_counter() - started:.0f} s")
 
-    def adapted(self, project: Path, destination: Path, recipe: TransportRecipe) -> Path:
-        """A copy of the baked project with the recipe applied: the body of target_argv, and the
-        target pattern where the recipe has one."""
-        from recipes import Recipe, adapted_copy
+    def adapted(self, system: str, project: Path, recipe: TransportRecipe, folder: Path) -> Path:
+        """A copy of the baked project with the recipe applied, by the tests' own function for it:
+        the body of target_argv, and the TARGET_PATTERN line where the recipe has one."""
+        from recipes import adapted_copy
 
-        return adapted_copy(project, destination, Recipe(recipe.body, {}, [], pattern=recipe.pattern or None))
+        return adapted_copy(project, folder / system, recipe.recipe)
 
     def transport_rows(
         self,
@@ -912,7 +912,9 @@ class Bench:
     def measure_ssh(self, python: Path, recipe: TransportRecipe, env: dict[str, str], folder: Path) -> None:
         import pytest
 
+        import ssh_recipe
         from ssh_server import serve
+        from support import run_documented
 
         bare, peer = "ssh -F CONFIG target true", "@ssh"
         server_folder = folder / "sshd"
@@ -923,37 +925,28 @@ class Bench:
             except (pytest.skip.Exception, pytest.fail.Exception) as error:  # no sshd; CI fails below
                 self.transport_rows("SSH", bare, peer, not_run=str(error.msg), without_reuse=True)
                 return
-            sockets = folder / "ssh-sockets"
-            sockets.mkdir(mode=0o700)
-            # The recipe's socket name (its tokens), in a private directory of this run.
-            control_path = re.search(r"^\s*ControlPath\s+(\S+)", recipe.ssh_config, flags=re.M | re.I)
-            socket_name = control_path.group(1).rsplit("/", 1)[-1] if control_path else "%n"
-            settings = {
-                "HostName": "127.0.0.1",
-                "Port": str(server.port),
-                "User": server.user,
-                "IdentityFile": str(server.client_key),
-                "UserKnownHostsFile": str(server.known_hosts),
-                "StrictHostKeyChecking": "yes",
-                "ControlPath": f"{sockets}/{socket_name}",
-            }
-            configs = {}
-            for reuse in (True, False):
-                configs[reuse] = folder / f"ssh_config{'' if reuse else '-once'}"
-                configs[reuse].write_text(ssh_config_for(recipe.ssh_config, settings, reuse))
-            stack.callback(
-                subprocess.run,
-                ["ssh", "-F", str(configs[True]), "-O", "exit", recipe.target],
-                capture_output=True,
-                check=False,
-            )
-            name = f"@acme/{recipe.target}"
+            # The README's ssh_config, pointed at this server as the tests point it, with its
+            # sockets in a directory of this run (short: a socket's path has at most about 100
+            # bytes), made by the README's own lines; and the same without the Control* keywords,
+            # to show what reuse saves.
+            sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix="mux-")) + "/mux"
+            *set_up, _ = [line.replace(ssh_recipe.SOCKETS, sockets) for line in recipe.recipe.commands]
+            for line in set_up:
+                result = run_documented(line, folder, {})
+                if result.returncode:
+                    raise SystemExit(f"the SSH recipe's line failed: {line}\n{result.stdout}{result.stderr}")
+            configs = {True: folder / "ssh_config", False: folder / "ssh_config-once"}
+            configs[True].write_text(ssh_recipe.server_config(recipe.recipe, server, sockets))
+            configs[False].write_text(without_reuse(configs[True].read_text()))
+            target = recipe.recipe.config["target"]
+            stack.callback(ssh_recipe.close_connections, configs[True], sockets)
+            name = f"@acme/{target}"
             contenders = {
                 "ours": Contender(name, {"ssh_config_file": str(configs[True])}, env),
                 "peer": Contender("127.0.0.1", server.data(), {}),
                 "once": Contender(name, {"ssh_config_file": str(configs[False])}, env),
             }
-            bare_argv = ["ssh", "-F", str(configs[True]), recipe.target, "true"]
+            bare_argv = ["ssh", "-F", str(configs[True]), target, "true"]
             runs = self.race(python, contenders, bare_argv, str(folder / "ssh-copy"), folder)
         self.transport_rows("SSH", bare, peer, runs, without_reuse=True)
 
@@ -1029,116 +1022,30 @@ class Bench:
 class TransportRecipe:
     """What a person applies to a baked executing project to reach one system."""
 
-    body: str  # the new body of target_argv, unindented
-    pattern: str = ""  # the TARGET_PATTERN line, where the system's targets need another one
-    ssh_config: str = ""  # SSH: the ssh_config that names the targets
-    target: str = ""  # SSH: the Host of ssh_config that the recipe's contract settings name
-    source: str = "README"  # where it was read: "README", or "provisional" (this file's text)
-
-
-SSH_HEADING = "Over SSH"
-SSH_CONFIG_LANGUAGES = ("ssh-config", "ssh_config", "sshconfig", "text")
-
-# The SSH recipe as the baked README is to show it (issue 22: an "Over SSH" subsection of "Pointing
-# it at your system"). transport_recipes reads the README's own text wherever it exists, and this
-# only where it does not yet.
-PROVISIONAL_SSH = """
-### Over SSH
-
-1. **The seam.** `ssh` runs the command on the host the target names in an `ssh_config`: the one
-   the host data's `ssh_config_file` names, as for pyinfra's `@ssh`, or else ssh's own.
-
-   ```python
-   target = self.data[TARGET_KEY]
-   config = self.host.data.get("ssh_config_file")
-   return ["ssh", *(["-F", config] if config else []), "-tt" if tty else "-T", target, command]
-   ```
-
-2. **The hosts**, in an `ssh_config`: each target reuses one connection, whose socket lives in a
-   private directory (`mkdir -m 700 ~/.ssh/pyinfra`), one per target (`%n`).
-
-   ```ssh-config
-   Host pyinfra-demo pyinfra-demo-*
-       HostName 192.0.2.10
-       User deploy
-       IdentityFile ~/.ssh/pyinfra_ed25519
-       BatchMode yes
-       LogLevel ERROR
-       ConnectTimeout 5
-       ControlMaster auto
-       ControlPersist 60s
-       ControlPath ~/.ssh/pyinfra/%n
-   ```
-
-3. **The contract's configuration.**
-
-   ```toml
-   target = "pyinfra-demo"
-   many_hosts_target = "pyinfra-demo-{index}"
-   unreachable_target = "pyinfra-no-such-host.invalid"
-   host_data = { ssh_config_file = "ssh_config" }
-   ```
-"""
+    recipe: Any  # a recipes.Recipe, as the tests' reader for the system gives it
+    heading: str  # where the README shows it
 
 
 def transport_recipes(baked_readme: str) -> dict[str, TransportRecipe]:
-    """The Docker, SSH and chroot recipes of a baked executing project's README, by system.
-
-    Docker is its "Docker containers" subsection (tests/recipes.py reads it), chroot the row of its
-    recipe table (tests/chroot_recipe.py reads it). SSH is its "Over SSH"
-    subsection: the python block (the seam), the ssh_config block and the toml block's
-    ``target``; where the README does not show it yet, PROVISIONAL_SSH stands in, and ``source``
-    says so.
-    """
-    import tomllib
-
+    """The Docker, SSH and chroot recipes of a baked executing project's README, by system, each
+    read by the tests' own reader: Docker's and SSH's subsections by recipes.read_recipe, chroot's
+    row of the recipe table by chroot_recipe.read_recipe."""
     import chroot_recipe
     import docker_recipe
+    import ssh_recipe
     from recipes import read_recipe
-    from support import fenced_blocks
 
-    ssh_heading = re.compile(rf"^#+ {SSH_HEADING}$", flags=re.M)
-    recipes = {"Docker": TransportRecipe(read_recipe(baked_readme, docker_recipe.HEADING).body)}
-
-    ssh_source = "README" if ssh_heading.search(baked_readme) else "provisional"
-    blocks = fenced_blocks(baked_readme if ssh_source == "README" else PROVISIONAL_SSH, SSH_HEADING)
-    by_language: dict[str, list[str]] = {}
-    for language, text in blocks:
-        by_language.setdefault(language, []).append(text)
-    (body,) = by_language["python"]
-    (config,) = [text for language in SSH_CONFIG_LANGUAGES for text in by_language.get(language, [])]
-    (settings,) = by_language["toml"]
-    recipes["SSH"] = TransportRecipe(
-        body, ssh_config=config, target=tomllib.loads(settings)["target"], source=ssh_source
-    )
-
-    chroot = chroot_recipe.read_recipe(baked_readme)
-    recipes["chroot"] = TransportRecipe(chroot.body, pattern=chroot.pattern or "")
-    return recipes
+    return {
+        "Docker": TransportRecipe(read_recipe(baked_readme, docker_recipe.HEADING), docker_recipe.HEADING),
+        "SSH": TransportRecipe(read_recipe(baked_readme, ssh_recipe.HEADING), ssh_recipe.HEADING),
+        "chroot": TransportRecipe(chroot_recipe.read_recipe(baked_readme), "Other systems"),
+    }
 
 
-def ssh_config_for(text: str, settings: dict[str, str], reuse: bool) -> str:
-    """The recipe's ssh_config pointed at this machine's server: each keyword of ``settings`` set
-    to its value (added under each Host line where the recipe does not set it), and without the
-    Control* keywords (connection reuse) unless ``reuse``."""
-
-    def keyword(line: str) -> str:
-        return line.split(maxsplit=1)[0].lower() if line.strip() else ""
-
-    given = {keyword(line) for line in text.splitlines()}
-    values = {key.lower(): f"{key} {value}" for key, value in settings.items()}
-    lines = []
-    for line in text.splitlines():
-        if keyword(line) == "host":
-            lines.append(line)
-            lines.extend(f"    {value}" for key, value in values.items() if key not in given)
-        elif keyword(line).startswith("control") and not reuse:
-            continue
-        elif keyword(line) in values:
-            lines.append(line[: len(line) - len(line.lstrip())] + values[keyword(line)])
-        else:
-            lines.append(line)
-    return "\n".join(lines) + "\n"
+def without_reuse(config: str) -> str:
+    """An ssh_config without its Control* keywords: every command logs in anew."""
+    kept = [line for line in config.splitlines() if not line.strip().lower().startswith("control")]
+    return "\n".join(kept) + "\n"
 
 
 @dataclass(frozen=True)
