@@ -137,6 +137,8 @@ NOT_RUN_HERE = {
     ".venv/bin/python -m pytest": SAME_AS_THE_INSTALL_FIXTURE,
     ".venv/bin/python benchmarks/benchmark.py": "it takes minutes and its targets hold only on a quiet "
     "machine; --quick runs every measurement",
+    ".venv/bin/python benchmarks/benchmark.py --only transports": "the same full run, of the real "
+    "transports' rows only: minutes, with targets for a quiet machine; --quick runs those rows too",
 }
 
 
