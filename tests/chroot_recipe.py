@@ -17,11 +17,10 @@ process is not root or there is no static BusyBox.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,17 @@ from markdown_it import MarkdownIt
 
 import docker_recipe
 from docker_support import DEVICES, GROUP, PASSWD, find_busybox
-from peers import Peer, Report, report_of
-from recipes import PATTERN_LINE, Recipe, adapted_copy, read_recipe as read_section, with_settings
-from support import IN_CI, Outcome, run_contract
+from peers import Peer
+from recipes import (
+    PATTERN_LINE,
+    Recipe,
+    Walkthrough,
+    adapted_copy,
+    peer_configuration,
+    read_recipe as read_section,
+    suite_and_peer,
+)
+from support import IN_CI
 
 ROW = "chroot"  # how the recipe's row of the table starts
 HOW = "as root, .ci/run installs busybox-static, from which the tests build the roots"
@@ -187,17 +194,6 @@ CHROOT_DEFECTS: dict[str, str] = {
 CHROOT = Peer("chroot", "chroot recipe", CHROOT_DEFECTS)
 
 
-@dataclass(frozen=True)
-class Walkthrough:
-    recipe: Recipe  # with the settings given to the contract
-    suite: Outcome  # the whole baked suite, the connector with the recipe
-    suite_result: Any
-    suite_report: Report  # its contract report
-    peer: Report  # the contract against pyinfra's @chroot, on the same roots
-    peer_result: Any
-    junit: Path  # the suite's JUnit report
-
-
 def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     """Apply the README's chroot recipe to a copy of ``baked`` (installed for ``python``), run the
     whole baked suite on BusyBox roots made for it, then the contract against ``@chroot``."""
@@ -206,31 +202,5 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     readme = (baked / "README.md").read_text(encoding="utf-8")
     recipe = replace(read_recipe(readme), config=contract_settings(roots))
     project = adapted_copy(baked, work / "project", recipe)
-    env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
-    config = (project / "tests" / "connector-contract.toml").read_text(encoding="utf-8")
-    # The hosts it expects are the baked connector's; @chroot names its hosts and data its own way.
-    peer = re.sub(r"^expected_hosts = \[\n(?:.*\n)*?\]\n", PEER_HOSTS, config, flags=re.M)
-    peer_config = work / "chroot-contract.toml"
-    peer_config.write_text(with_settings(peer, PEER_SETTINGS), encoding="utf-8")
-    suite, suite_result = run_contract(
-        python, project, work / "suite.xml", f"--contract-report={work / 'suite.json'}", env=env
-    )
-    _, peer_result = run_contract(
-        python,
-        project,
-        work / "peer.xml",
-        "tests/contract",
-        "--contract-config",
-        str(peer_config),
-        f"--contract-report={work / 'peer.json'}",
-        env=env,
-    )
-    return Walkthrough(
-        recipe,
-        suite,
-        suite_result,
-        report_of(suite_result, work / "suite.json"),
-        report_of(peer_result, work / "peer.json"),
-        peer_result,
-        work / "suite.xml",
-    )
+    peer_config = peer_configuration(project, work / "chroot-contract.toml", PEER_HOSTS, PEER_SETTINGS)
+    return suite_and_peer(python, recipe, project, peer_config, work)

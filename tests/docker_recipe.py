@@ -12,18 +12,14 @@ runs never collide, plus a label that lets a later run remove what a killed one 
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from docker_support import IMAGE, OWNER, build_image, docker, new_prefix, owner, remove, remove_leftovers
-from peers import Peer, Report, report_of
-from recipes import Recipe, adapted_copy, read_recipe
-from support import Outcome, run_contract
+from peers import Peer
+from recipes import Recipe, Walkthrough, adapted_copy, peer_configuration, read_recipe, suite_and_peer
 
 HEADING = "Docker containers"
 README_IMAGE = "alpine"
@@ -109,17 +105,6 @@ DOCKER = Peer(
 )
 
 
-@dataclass(frozen=True)
-class Walkthrough:
-    recipe: Recipe
-    suite: Outcome  # the whole baked suite, the connector with the recipe
-    suite_result: Any
-    suite_report: Report  # its contract report
-    peer: Report  # the contract against pyinfra's @docker, on the same containers
-    peer_result: Any
-    junit: Path  # the suite's JUnit report
-
-
 def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     """Apply the README's Docker walkthrough to a copy of ``baked`` (installed for ``python``), run
     the whole baked suite on the containers it starts, and the contract against ``@docker``."""
@@ -127,41 +112,12 @@ def walk_through(python: str, baked: Path, work: Path) -> Walkthrough:
     recipe = read_recipe((baked / "README.md").read_text(encoding="utf-8"), HEADING)
     prefix = new_prefix()
     project = adapted_copy(baked, work / "project", recipe, partial(renamed, prefix=prefix))
-    env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
-    config = project / "tests" / "connector-contract.toml"
-    peer_config = work / "docker-contract.toml"
-    peer = re.sub(
-        r'^connector = ".*"$', 'connector = "docker"', config.read_text(encoding="utf-8"), flags=re.M
-    )
-    # The hosts it expects are the baked connector's; @docker names and tags its hosts its own way.
-    peer = re.sub(
-        r"^expected_hosts = \[\n(?:.*\n)*?\]\n",
+    peer_config = peer_configuration(
+        project,
+        work / "docker-contract.toml",
         'expected_hosts = [{ name = "@docker/{target}", groups = ["@docker"], '
         'data = { docker_identifier = "{target}" } }]\n',
-        peer,
-        flags=re.M,
+        {"connector": "docker"},
     )
-    peer_config.write_text(peer, encoding="utf-8")
     with readme_containers(recipe, prefix, work):
-        suite, suite_result = run_contract(
-            python, project, work / "suite.xml", f"--contract-report={work / 'suite.json'}", env=env
-        )
-        _, peer_result = run_contract(
-            python,
-            project,
-            work / "peer.xml",
-            "tests/contract",
-            "--contract-config",
-            str(peer_config),
-            f"--contract-report={work / 'peer.json'}",
-            env=env,
-        )
-    return Walkthrough(
-        recipe,
-        suite,
-        suite_result,
-        report_of(suite_result, work / "suite.json"),
-        report_of(peer_result, work / "peer.json"),
-        peer_result,
-        work / "suite.xml",
-    )
+        return suite_and_peer(python, recipe, project, peer_config, work)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import command_lines, fenced_blocks
+from peers import Report, report_of
+from support import Outcome, command_lines, fenced_blocks, run_contract
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -132,3 +133,55 @@ def undeclared_skips(junit: Path, recipe: Recipe) -> list[str]:
             ):
                 found.append(f"{case.get('name')}: {reason}")
     return found
+
+
+EXPECTED_HOSTS = re.compile(r"^expected_hosts = \[\n(?:.*\n)*?\]\n", flags=re.M)
+
+
+def peer_configuration(project: Path, path: Path, expected_hosts: str, settings: dict[str, Any]) -> Path:
+    """Write at ``path`` the adapted ``project``'s contract configuration for one of pyinfra's own
+    connectors on the same targets: ``settings`` (its ``connector`` among them) changed, and its
+    ``expected_hosts``, a TOML line, in place of the baked connector's, since it names and tags its
+    hosts its own way."""
+    text = (project / "tests" / "connector-contract.toml").read_text(encoding="utf-8")
+    path.write_text(with_settings(EXPECTED_HOSTS.sub(expected_hosts, text), settings), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    recipe: Recipe  # with the settings given to the contract
+    suite: Outcome  # the whole baked suite, the connector with the recipe
+    suite_result: Any
+    suite_report: Report  # its contract report
+    peer: Report  # the contract against pyinfra's own connector, on the same targets
+    peer_result: Any
+    junit: Path  # the suite's JUnit report
+
+
+def suite_and_peer(python: str, recipe: Recipe, project: Path, peer_config: Path, work: Path) -> Walkthrough:
+    """Run the adapted ``project``'s whole suite, then its contract with ``peer_config``, each
+    writing its JUnit and contract reports in ``work``."""
+    env = {"PYTHONPATH": str(project / "src"), "CI": "true"}
+    suite, suite_result = run_contract(
+        python, project, work / "suite.xml", f"--contract-report={work / 'suite.json'}", env=env
+    )
+    _, peer_result = run_contract(
+        python,
+        project,
+        work / "peer.xml",
+        "tests/contract",
+        "--contract-config",
+        str(peer_config),
+        f"--contract-report={work / 'peer.json'}",
+        env=env,
+    )
+    return Walkthrough(
+        recipe,
+        suite,
+        suite_result,
+        report_of(suite_result, work / "suite.json"),
+        report_of(peer_result, work / "peer.json"),
+        peer_result,
+        work / "suite.xml",
+    )
